@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--to", dest="destination", help="destination address (relays are never blocked)")
     explain.add_argument("--iif", dest="interface", help="ingress interface, when subscriber_interfaces is set")
     command("remove", cmd_remove, "delete op25b's table (and nothing else)")
+    lab = sub.add_parser("lab", help="demo: build a network-namespace lab and show OP25B at work")
+    lab.add_argument("--action", default="reject", choices=("reject", "drop", "admin-prohibited"))
+    lab.set_defaults(func=cmd_lab)
+    from .cli_daemon import register
+
+    register(sub, command)  # run, restore, top: the controller's commands
     return parser
 
 
@@ -142,6 +148,12 @@ def cmd_explain(args) -> int:
         print(f"{args.address} → {destination} port {args.port}: {action}")
         print(f"  because {result.reason}")
     return EXIT_OK
+
+
+def cmd_lab(args) -> int:
+    from .lab.demo import run_demo
+
+    return run_demo(action=args.action)
 
 
 def cmd_remove(args) -> int:
