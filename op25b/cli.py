@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--to", dest="destination", help="destination address (relays are never blocked)")
     explain.add_argument("--iif", dest="interface", help="ingress interface, when subscriber_interfaces is set")
     command("remove", cmd_remove, "delete op25b's table (and nothing else)")
+    stats = command("stats", cmd_stats, "print op25b's kernel counters (read through netlink)")
+    stats.add_argument("--json", action="store_true")
     lab = sub.add_parser("lab", help="demo: build a network-namespace lab and show OP25B at work")
     lab.add_argument("--action", default="reject", choices=("reject", "drop", "admin-prohibited"))
     lab.set_defaults(func=cmd_lab)
@@ -147,6 +149,23 @@ def cmd_explain(args) -> int:
         destination = args.destination or "the Internet"
         print(f"{args.address} → {destination} port {args.port}: {action}")
         print(f"  because {result.reason}")
+    return EXIT_OK
+
+
+def cmd_stats(args) -> int:
+    from .config import load_config
+
+    table = load_config(args.config).table
+    counters = _kernel().counters(table)
+    if not counters:
+        raise Op25bError(f"table inet {table} has no counters in this kernel; run op25b apply first")
+    if args.json:
+        print(json.dumps({name: {"packets": p, "bytes": b} for name, (p, b) in sorted(counters.items())}))
+        return EXIT_OK
+    width = max(len(name) for name in counters)
+    print(f"{'counter':<{width}}  {'packets':>10}  {'bytes':>12}")
+    for name, (packets, size) in sorted(counters.items()):
+        print(f"{name:<{width}}  {packets:>10}  {size:>12}")
     return EXIT_OK
 
 
