@@ -52,8 +52,15 @@ def load(file: str, text: str) -> Located:
     return Located(file, value, lines)
 
 
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in
+               ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")}
+
+
 def _walk(node: yaml.Node, path: str, lines: dict[str, int], constructor: Any, file: str) -> Any:
     lines[path] = node.start_mark.line + 1
+    if node.tag not in _PLAIN_TAGS:
+        raise ConfigError(Where(file, path, lines[path]), f"the YAML tag {node.tag!r} is not allowed",
+                          "the configuration holds plain mappings, lists, strings, numbers and dates")
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:

@@ -1,0 +1,144 @@
+"""Configuration contract: what is accepted, and that every refusal names file, path and line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import pytest
+
+from op25b.config import load_config
+from op25b.errors import ConfigError
+
+BASE = """\
+table: op25b
+relays: [192.0.2.25]
+pools:
+  - name: ftth-east
+    kind: dynamic
+    mode: enforce
+    prefixes: [198.51.100.0/24, "2001:db8:1000::/40"]
+"""
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "op25b.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def error_of(tmp_path, text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    return caught.value
+
+
+def test_the_issue_example_is_valid(tmp_path):
+    config = load_config(write(tmp_path, """\
+        table: op25b
+        action: reject
+        blocked_ports: [25]
+        submission_ports: [587, 465]
+        subscriber_interfaces: []
+        relays:
+          - 192.0.2.25
+          - 2001:db8:25::25
+        pools:
+          - name: ftth-east
+            kind: dynamic
+            mode: enforce
+            prefixes: [198.51.100.0/24, 2001:db8:1000::/40]
+          - name: biz-fixed
+            kind: static
+            prefixes: [203.0.113.0/26]
+        exemptions:
+          - prefix: 198.51.100.77/32
+            reason: "runs own MTA, ticket 4711"
+            expires: 2027-03-31
+        """))
+    assert [p.name for p in config.pools] == ["ftth-east", "biz-fixed"]
+    assert config.exemptions[0].expires == dt.date(2027, 3, 31)
+    assert [str(r) for r in config.relays] == ["192.0.2.25/32", "2001:db8:25::25/128"]
+
+
+def test_bare_off_is_read_as_mode_off(tmp_path):
+    config = load_config(write(tmp_path, BASE.replace("mode: enforce", "mode: off")))
+    assert config.pools[0].mode == "off"
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "line", "words"),
+    [
+        (("198.51.100.0/24", "198.51.100.1/24"), "pools[0].prefixes[0]", 7, "host bits set"),
+        (("198.51.100.0/24", "198.51.100/24"), "pools[0].prefixes[0]", 7, "not an IPv4 or IPv6 address"),
+        (("mode: enforce", "mode: block"), "pools[0].mode", 6, "not one of"),
+        (("name: ftth-east", "name: FTTH East"), "pools[0].name", 4, "not a valid name"),
+        (("table: op25b", "table: op25b\ncolour: blue"), "colour", 2, "unknown key"),
+        (("relays: [192.0.2.25]", "relays: [198.51.100.25]"), "relays[0]", 2, "inside dynamic pool"),
+        (("table: op25b", "table: op25b\nblocked_ports: [25, 587]\nsubmission_ports: [465]"),
+         "blocked_ports[1]", 2, "RFC 5068"),
+        (("table: op25b", "table: op25b\nblocked_ports: [25, 465]\nsubmission_ports: [587]"),
+         "blocked_ports[1]", 2, "RFC 8314"),
+        (("table: op25b", "table: op25b\nblocked_ports: [25, 2525]\nsubmission_ports: [587, 2525]"),
+         "blocked_ports[1]", 2, "both blocked and a submission port"),
+        (("table: op25b", "table: op25b\naction: refuse"), "action", 2, "not one of"),
+        (("table: op25b", "table: op25b\nsubscriber_interfaces: ['ppp*; drop']"),
+         "subscriber_interfaces[0]", 2, "not an interface name"),
+    ],
+)
+def test_refusals_name_path_line_and_problem(tmp_path, change, path, line, words):
+    error = error_of(tmp_path, BASE.replace(*change))
+    message = str(error)
+    assert f"op25b.yaml:{line}: {path}:" in message, message
+    assert words in message
+
+
+def test_duplicate_pool_names_are_refused(tmp_path):
+    text = BASE + "  - name: ftth-east\n    kind: static\n    prefixes: [203.0.113.0/26]\n"
+    message = str(error_of(tmp_path, text))
+    assert "pools[1].name" in message and "used twice" in message
+
+
+def test_465_may_be_blocked_only_with_the_override_and_a_warning(tmp_path):
+    config = load_config(write(tmp_path, "allow_blocking_465: true\nblocked_ports: [25, 465]\n"
+                                         "submission_ports: [587]\n" + BASE))
+    assert config.blocked_ports == (25, 465)
+    assert any("465" in w for w in config.warnings)
+
+
+def test_all_errors_of_a_file_are_reported_together(tmp_path):
+    text = BASE.replace("mode: enforce", "mode: blocked").replace("198.51.100.0/24", "198.51.100.9/24")
+    message = str(error_of(tmp_path, text))
+    assert "pools[0].mode" in message and "pools[0].prefixes[0]" in message
+
+
+def test_invalid_yaml_says_where(tmp_path):
+    message = str(error_of(tmp_path, "pools: [\n  - name: x\n"))
+    assert "op25b.yaml:" in message and "not valid YAML" in message
+
+
+def test_yaml_tags_cannot_build_objects(tmp_path):
+    message = str(error_of(tmp_path, "table: !!python/object/apply:os.system ['true']\n"))
+    assert "op25b.yaml:1: table:" in message and "tag" in message and "not allowed" in message
+
+
+def test_missing_file_gives_a_hint(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "absent.yaml")
+    assert "cannot read the configuration" in str(caught.value) and "-c" in str(caught.value)
+
+
+def test_prefixes_file_errors_name_file_and_line(tmp_path):
+    (tmp_path / "east.txt").write_text("# export\n198.51.100.0/25\n198.51.100.300/32\n")
+    text = BASE.replace("    prefixes: [198.51.100.0/24, \"2001:db8:1000::/40\"]\n",
+                        "    prefixes_file: east.txt\n")
+    message = str(error_of(tmp_path, text))
+    assert "east.txt:3" in message
+
+
+def test_prefixes_file_is_read_relative_to_the_config(tmp_path):
+    (tmp_path / "east.txt").write_text("198.51.100.0/25  # block A\n\n2001:db8:1000::/40\n")
+    text = BASE.replace("    prefixes: [198.51.100.0/24, \"2001:db8:1000::/40\"]\n",
+                        "    prefixes_file: east.txt\n")
+    pool = load_config(write(tmp_path, text)).pools[0]
+    assert [str(p) for p in pool.prefixes] == ["198.51.100.0/25", "2001:db8:1000::/40"]
