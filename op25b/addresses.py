@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bisect
 import socket
-from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Literal, NamedTuple
 
 Family = Literal["ipv4", "ipv6"]
 FAMILIES: tuple[Family, Family] = ("ipv4", "ipv6")
@@ -19,9 +19,9 @@ _BITS = {"ipv4": 32, "ipv6": 128}
 _AF = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
 
 
-@dataclass(frozen=True, order=True)
-class Prefix:
-    """One CIDR prefix; `start` is the network address as an integer."""
+class Prefix(NamedTuple):
+    """One CIDR prefix; `start` is the network address as an integer. A NamedTuple, because pools
+    build hundreds of thousands of these and a frozen dataclass costs several times more to create."""
 
     family: Family
     start: int
@@ -54,7 +54,11 @@ def parse_prefix(text: str) -> Prefix:
     if not isinstance(text, str):
         raise ValueError(f"{text!r} is not a prefix; write it as a string such as 198.51.100.0/24")
     address, slash, length_text = text.strip().partition("/")
-    family, value = parse_address(address)
+    family: Family = "ipv6" if ":" in address else "ipv4"
+    try:
+        value = int.from_bytes(socket.inet_pton(_AF[family], address), "big")
+    except OSError:
+        raise ValueError(f"{address!r} is not an IPv4 or IPv6 address") from None
     bits = _BITS[family]
     if not slash:
         return Prefix(family, value, bits)
@@ -69,7 +73,9 @@ def parse_prefix(text: str) -> Prefix:
 
 
 def format_address(family: Family, value: int) -> str:
-    return socket.inet_ntop(_AF[family], value.to_bytes(_BITS[family] // 8, "big"))
+    if family == "ipv4":  # 3x faster than inet_ntop, and v4 needs no zero compression
+        return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
 
 
 Interval = tuple[int, int]  # inclusive start and end
@@ -89,15 +95,24 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
 
 def to_prefixes(family: Family, intervals: Iterable[Interval]) -> list[Prefix]:
     """Cover each interval exactly with the fewest CIDR prefixes."""
+    return [Prefix(family, start, length) for start, length in cidr_blocks(family, intervals)]
+
+
+def cidr_blocks(family: Family, intervals: Iterable[Interval]) -> list[tuple[int, int]]:
+    """(start, prefix length) pairs covering each interval exactly; plain tuples for the hot path."""
     bits = _BITS[family]
-    out: list[Prefix] = []
+    out: list[tuple[int, int]] = []
     for start, end in intervals:
+        size = end - start + 1
+        if size & (size - 1) == 0 and start & (size - 1) == 0:  # already one CIDR: the common case
+            out.append((start, bits - size.bit_length() + 1))
+            continue
         while start <= end:
             # The largest aligned block that starts at `start` and does not pass `end`.
             size = (start & -start) if start else 1 << bits
             while size > end - start + 1:
                 size >>= 1
-            out.append(Prefix(family, start, bits - size.bit_length() + 1))
+            out.append((start, bits - size.bit_length() + 1))
             start += size
     return out
 

@@ -38,7 +38,6 @@ class Pool:
     mode: str  # enforce | monitor | off (static pools: "exempt")
     prefixes: tuple[Prefix, ...]
     where: Where
-    prefix_where: tuple[Where, ...] = ()  # parallel to prefixes, for overlap reports
 
 
 @dataclass(frozen=True)
@@ -279,20 +278,16 @@ class _Builder:
             kind = self._choice(item, "kind", "dynamic", KINDS, path)
             mode = self._pool_mode(item, path, kind)
             prefixes = self._prefix_list(item.get("prefixes", []), f"{path}.prefixes")
-            wheres = [self.doc.where(f"{path}.prefixes[{j}]") for j in range(len(prefixes))]
             file = self._string(item, "prefixes_file", None, path)
             if file is not None:
                 base = Path(self.doc.file).parent
                 try:
-                    extra = load_prefixes_file(base / file)
+                    prefixes.extend(load_prefixes_file(base / file))
                 except ConfigError as exc:
                     self.errors.append(exc)
-                    extra = []
-                prefixes.extend(p for p, _ in extra)
-                wheres.extend(w for _, w in extra)
             if not prefixes:
                 self.warnings.append(f"warning: {self.doc.where(path)}: pool {name!r} has no prefixes")
-            pools.append(Pool(name, kind, mode, tuple(prefixes), self.doc.where(path), tuple(wheres)))
+            pools.append(Pool(name, kind, mode, tuple(prefixes), self.doc.where(path)))
         return tuple(pools)
 
     def _pool_mode(self, item: dict, path: str, kind: str) -> str:
@@ -371,15 +366,17 @@ class _Builder:
     def _relays_outside_dynamic(self, values: dict) -> None:
         from .addresses import merge, overlaps
 
+        # Relays are few and pools large: merge the relays, then test each pool prefix against them.
+        relays = {fam: merge((r.start, r.end) for r in values["relays"] if r.family == fam)
+                  for fam in ("ipv4", "ipv6")}
+        if not values["relays"]:
+            return
         for pool in values["pools"]:
             if pool.kind != "dynamic":
                 continue
-            by_family: dict[str, list] = {}
-            for p in pool.prefixes:
-                by_family.setdefault(p.family, []).append((p.start, p.end))
-            merged = {fam: merge(iv) for fam, iv in by_family.items()}
+            hits = {(p.start, p.end, p.family) for p in pool.prefixes if overlaps(relays[p.family], p.start, p.end)}
             for i, relay in enumerate(values["relays"]):
-                if overlaps(merged.get(relay.family, []), relay.start, relay.end):
+                if any(fam == relay.family and start <= relay.end and relay.start <= end for start, end, fam in hits):
                     self.fail(f"relays[{i}]", f"relay {relay} lies inside dynamic pool {pool.name!r}",
                               "relays must be ISP servers on managed addresses, not subscriber space")
 

@@ -74,20 +74,25 @@ def compile_policy(config: Config, today: dt.date | None = None) -> Policy:
         counts[pool.name] = {fam: sum(1 for p in pool.prefixes if p.family == fam) for fam in ("ipv4", "ipv6")}
     pool_algebra.dynamic_conflicts(config, dynamic)
 
-    exempt_sources = [ExemptSource(f"static pool {p.name!r}", pool_algebra.by_family(p.prefixes))
-                      for p in config.pools if p.kind == "static"]
+    statics = [p for p in config.pools if p.kind == "static"]
+    exempt_sources = [ExemptSource(f"static pool {p.name!r}", pool_algebra.by_family(p.prefixes)) for p in statics]
     active = pool_algebra.active_exemptions(config, today)
     for exemption in active:
         why = f" ({exemption.reason})" if exemption.reason else ""
         until = f", until {exemption.expires}" if exemption.expires else ""
-        exempt_sources.append(ExemptSource(f"exemption {exemption.prefix}{why}{until}",
-                                           pool_algebra.by_family([exemption.prefix])))
+        sets = {"ipv4": (), "ipv6": ()}  # built directly: there may be tens of thousands of these
+        sets[exemption.prefix.family] = ((exemption.prefix.start, exemption.prefix.end),)
+        exempt_sources.append(ExemptSource(f"exemption {exemption.prefix}{why}{until}", sets))
     exempt = pool_algebra.by_family([p for e in active for p in [e.prefix]]
                                     + [p for pool in config.pools if pool.kind == "static" for p in pool.prefixes])
     expired = tuple(f"exemption {e.prefix} expired on {e.expires}" for e in config.exemptions
                     if not e.active(today))
+    # Static pools inside dynamic ones are worth a look; exemptions inside them are their purpose,
+    # so only the union of exemptions is checked (one label, however many exemptions there are).
     labelled = [(f"dynamic pool {name!r}", sets) for name, sets in dynamic.items()]
-    labelled += [(source.label, source.sets) for source in exempt_sources]
+    labelled += [(source.label, source.sets) for source in exempt_sources[:len(statics)]]
+    if active:
+        labelled.append((f"{len(active)} exemption(s)", pool_algebra.by_family([e.prefix for e in active])))
     overlaps = tuple(o for o in pool_algebra.find_overlaps(labelled)
                      if o.first.startswith("dynamic") != o.second.startswith("dynamic"))
     return Policy(

@@ -36,19 +36,32 @@ def by_family(prefixes: tuple[Prefix, ...] | list[Prefix]) -> ByFamily:
 
 
 def find_overlaps(labelled: list[tuple[str, ByFamily]]) -> list[Overlap]:
-    """Sweep all labelled interval lists per family; report each overlapping pair once."""
-    found: dict[tuple[str, str, Family], Overlap] = {}
-    for family in FAMILIES:
-        events = sorted((start, end, label) for label, sets in labelled for start, end in sets[family])
-        open_until: dict[str, int] = {}
-        for start, end, label in events:
-            for other, other_end in list(open_until.items()):
-                if other_end < start:
-                    del open_until[other]
-                elif other != label and (other, label, family) not in found:
-                    found[(other, label, family)] = Overlap(family, other, label, start, min(end, other_end))
-            open_until[label] = max(end, open_until.get(label, -1))
-    return list(found.values())
+    """The first shared range of each overlapping pair of labelled sources, per family.
+
+    Pairwise two-pointer walks over already merged, sorted lists: O(n + m) per pair, and the
+    labels are pools (tens), never individual prefixes.
+    """
+    found: list[Overlap] = []
+    for i, (first, first_sets) in enumerate(labelled):
+        for second, second_sets in labelled[i + 1:]:
+            for family in FAMILIES:
+                shared = _first_shared(first_sets[family], second_sets[family])
+                if shared:
+                    found.append(Overlap(family, first, second, *shared))
+    return found
+
+
+def _first_shared(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> Interval | None:
+    i = j = 0
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if start <= end:
+            return start, end
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return None
 
 
 def dynamic_conflicts(config: Config, dynamic: dict[str, ByFamily]) -> None:

@@ -74,9 +74,20 @@ def _walk(node: yaml.Node, path: str, lines: dict[str, int], constructor: Any, f
             out[key] = _walk(value_node, _join(path, key), lines, constructor, file)
         return out
     if isinstance(node, yaml.SequenceNode):
+        items = node.value
+        if all(type(item) is yaml.ScalarNode and item.tag == _STR for item in items):
+            # A list of plain strings (pool prefixes, often 100k of them): one pass, no recursion.
+            for i, item in enumerate(items):
+                lines[f"{path}[{i}]"] = item.start_mark.line + 1
+            return [item.value for item in items]
         return [_walk(item, f"{path}[{i}]", lines, constructor, file)
-                for i, item in enumerate(node.value)]
+                for i, item in enumerate(items)]
+    if node.tag == _STR and isinstance(node.value, str):
+        return node.value  # the common case (every prefix); skips the constructor's bookkeeping
     return constructor.construct_object(node)
+
+
+_STR = "tag:yaml.org,2002:str"
 
 
 def _join(path: str, key: str) -> str:

@@ -10,8 +10,8 @@ import shutil
 import subprocess
 
 from ..errors import KernelError
-from ..ruleset import Inventory, Ruleset
 from ..render.nftables import remove_text, transaction
+from ..ruleset import Inventory, Ruleset
 from .nftparse import parse_table
 
 
@@ -60,6 +60,10 @@ class KernelApplier:
             self._run(["-c", "-f", "-"], script)
         self._run(["-f", "-"], script)
         return script
+
+    def load(self, script: str) -> None:
+        """Commit a prepared nft script (the last-known-good state) as one transaction."""
+        self._run(["-f", "-"], script)
 
     def remove(self, table: str) -> bool:
         if not self.inventory(table).table_exists:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..addresses import Family, merge, parse_prefix, parse_address
+from ..addresses import Family, merge, parse_address, parse_prefix
 from ..ruleset import ChainSpec, Ruleset, SetSpec
 
 _PRIORITY_BASE = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}

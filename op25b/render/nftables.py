@@ -8,7 +8,7 @@ policy.verdict() evaluates. Rules are written exactly as `nft list` prints them 
 
 from __future__ import annotations
 
-from ..addresses import FAMILIES, Family, format_address, to_prefixes
+from ..addresses import FAMILIES, Family, cidr_blocks, format_address
 from ..policy import Policy
 from ..ruleset import ChainSpec, Inventory, Ruleset, SetSpec
 from . import names
@@ -91,12 +91,9 @@ def _smtp_family(policy: Policy, family: Family) -> tuple[list[str], list[SetSpe
 
 
 def element_text(family: Family, intervals) -> list[str]:
-    out = []
     full = 32 if family == "ipv4" else 128
-    for prefix in to_prefixes(family, intervals):
-        address = format_address(family, prefix.start)
-        out.append(address if prefix.length == full else f"{address}/{prefix.length}")
-    return out
+    return [format_address(family, start) if length == full else f"{format_address(family, start)}/{length}"
+            for start, length in cidr_blocks(family, intervals)]
 
 
 def set_declaration(spec: SetSpec) -> str:

@@ -71,7 +71,7 @@ def test_verdict_follows_the_kernel_rule_order(compiled, source, port, dest, act
 def test_overlaps_with_static_and_exemptions_are_reported_not_refused(compiled):
     labels = {(o.first, o.second.split(" (")[0]) for o in compiled.policy.overlaps}
     assert ("dynamic pool 'east'", "static pool 'biz'") in labels
-    assert ("dynamic pool 'east'", "exemption 198.51.100.7/32") in labels
+    assert ("dynamic pool 'east'", "1 exemption(s)") in labels
     assert compiled.policy.expired == ("exemption 198.51.100.9/32 expired on 2020-01-01",)
 
 
@@ -92,7 +92,7 @@ def test_merge_and_cidr_cover_exactly():
     addresses = {a for p in prefixes for a in range(p.start, p.end + 1)}
     covered = {a for q in to_prefixes("ipv4", merged) for a in range(q.start, q.end + 1)}
     assert covered == addresses
-    assert all(b[0] > a[1] + 1 for a, b in zip(merged, merged[1:])), "merged intervals must not touch"
+    assert all(b[0] > a[1] + 1 for a, b in zip(merged, merged[1:], strict=False)), "merged intervals must not touch"
 
 
 def test_render_is_deterministic_whatever_the_input_order(tmp_path):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from op25b.policy import compile_policy
 from op25b.config import load_config
+from op25b.policy import compile_policy
 from op25b.render.nftables import build_ruleset, ruleset_text, transaction
 from op25b.ruleset import Inventory
 
