@@ -34,3 +34,15 @@ def test_render_matches_golden(case, update_golden):
 
 def test_there_are_golden_cases():
     assert len(CASES) >= 3
+
+
+def test_shipped_reference_render_is_current(update_golden):
+    """rules/nftables/ ships the render of examples/op25b.yaml; it must not go stale."""
+    root = Path(__file__).parent.parent.parent
+    example = root / "examples" / "op25b.yaml"
+    rendered = render(example)
+    for suffix, name in ((".nft", "op25b-example.nft"), (".transaction.nft", "op25b-example.transaction.nft")):
+        shipped = root / "rules" / "nftables" / name
+        if update_golden:
+            shipped.write_text(rendered[suffix])
+        assert shipped.read_text() == rendered[suffix], f"{shipped} is stale; run pytest --update-golden"
