@@ -69,12 +69,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _compile(args):
+LARGE = 10_000  # prefixes; above this, long steps report progress on stderr
+
+
+class _Progress:
+    """Step lines on stderr for long work (large pools) or an interactive terminal."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self.enabled = sys.stderr.isatty()
+
+    def step(self, text: str) -> None:
+        if self.enabled:
+            print(f"op25b: [{self._clock() - self._started:5.1f}s] {text}", file=sys.stderr, flush=True)
+
+
+def _compile(args, progress: _Progress | None = None):
     from .reconcile import compile_file
 
     compiled = compile_file(args.config)
     for warning in compiled.config.warnings:
         print(warning, file=sys.stderr)
+    if progress is not None:
+        prefixes = sum(len(p.prefixes) for p in compiled.config.pools) + len(compiled.config.exemptions)
+        progress.enabled = progress.enabled or prefixes >= LARGE
+        intervals = sum(len(s.elements) for s in compiled.ruleset.sets)
+        progress.step(f"compiled {args.config}: {prefixes} prefixes → {intervals} merged intervals")
     return compiled
 
 
@@ -111,8 +134,11 @@ def _kernel():
 def cmd_plan(args) -> int:
     from .reconcile import plan
 
-    compiled = _compile(args)
+    progress = _Progress()
+    compiled = _compile(args, progress)
+    progress.step(f"reading table inet {compiled.ruleset.table} from the kernel (nft list; slow for large sets)")
     changes = plan(compiled, _kernel())
+    progress.step("compared")
     if not changes:
         print(f"table inet {compiled.ruleset.table}: the kernel already matches {args.config}")
         return EXIT_OK
@@ -125,7 +151,9 @@ def cmd_plan(args) -> int:
 def cmd_apply(args) -> int:
     from .reconcile import apply
 
-    compiled = _compile(args)
+    progress = _Progress()
+    compiled = _compile(args, progress)
+    progress.step("sending one atomic transaction" + (" (checked first with nft -c)" if not args.no_precheck else ""))
     result = apply(compiled, _kernel(), precheck=not args.no_precheck)
     sets = sum(len(s.elements) for s in compiled.ruleset.sets)
     print(f"applied table inet {compiled.ruleset.table}: {len(compiled.ruleset.sets)} sets, "
