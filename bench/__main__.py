@@ -34,7 +34,8 @@ def cmd_run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = hardware.describe() | {"sizes": sizes}
-    collected: dict[str, list] = {m: [] for m in metrics}
+    # Rows of other sizes already in --out stay: `--sizes 300000` adds to a default run's files.
+    collected = {m: _kept(out / f"{m}.json", sizes) for m in metrics}
     work = Path(tempfile.mkdtemp(prefix="op25b-bench-"))
     try:
         for size in sizes:
@@ -52,6 +53,12 @@ def cmd_run(args) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _kept(path: Path, sizes: list[int]) -> list:
+    if not path.exists():
+        return []
+    return [r for r in json.loads(path.read_text())["results"] if r["size"] not in sizes]
 
 
 def _write(path: Path, meta: dict, rows: list) -> None:

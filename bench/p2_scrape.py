@@ -1,8 +1,8 @@
 """P2: one exporter scrape of the kernel counters with N+N prefixes loaded, against
 `nft -j list chain` (what a scrape would run without op25b's netlink reader).
 
-Ours is the exporter's collector when op25b.metrics provides one (see `_collector`), otherwise
-the netlink counter read it is built on, `NetlinkReader().counters(table)`, on a kept-open socket.
+Ours is one full `collect()` of the exporter's KernelCollector (op25b.metrics), which is what a
+Prometheus scrape runs; before op25b.metrics existed it was the netlink read `NetlinkReader.counters`.
 """
 
 from __future__ import annotations
@@ -15,22 +15,29 @@ from .shapes import TABLE, Shape
 INNER = 20  # scrapes per sample; the sample is their median (one scrape is far below timer noise)
 
 
-def _scraper():
+def _scraper(shape: Shape):
+    """(what, scrape): the exporter's collector when op25b.metrics has one, else its netlink read."""
     try:
-        from op25b import metrics
+        from op25b.metrics import KernelCollector, snapshot
     except ImportError:
-        metrics = None
-    collector = getattr(metrics, "KernelCollector", None) if metrics else None
-    if collector is not None:
-        try:
-            instance = collector(table=TABLE)
-            return "op25b.metrics.KernelCollector.collect", lambda: list(instance.collect())
-        except TypeError:
-            pass
-    from op25b.apply.netlink import NetlinkReader
+        from op25b.apply.netlink import NetlinkReader
 
-    reader = NetlinkReader()
-    return "NetlinkReader.counters", lambda: reader.counters(TABLE)
+        reader = NetlinkReader()
+        return "NetlinkReader.counters", lambda: reader.counters(TABLE)
+    from op25b.reconcile import compile_file
+
+    compiled = compile_file(str(shape.config))
+    collector = KernelCollector()
+    collector.snapshot = snapshot(compiled.config, compiled.policy)
+
+    def scrape():
+        families = list(collector.collect())
+        up = next(f for f in families if f.name == "op25b_up")
+        if up.samples[0].value != 1:
+            raise RuntimeError("the exporter could not read the kernel counters (op25b_up 0)")
+        return families
+
+    return "KernelCollector.collect", scrape
 
 
 def measure(shape: Shape, repeats: int) -> list[dict]:
@@ -38,7 +45,7 @@ def measure(shape: Shape, repeats: int) -> list[dict]:
     with namespace("p2") as ns:
         sh("nft", "-f", str(shape.script), ns=ns)
         with inside(ns):
-            what, scrape = _scraper()
+            what, scrape = _scraper(shape)
             assert scrape(), "the scrape returned no counters"
         for _, order in rotations(["ours", "nft"], repeats):
             for name in order:

@@ -40,8 +40,9 @@ def measure(shape: Shape, repeats: int) -> list[dict]:
     ours, baseline = [], []
     with namespace("hup") as ns:
         sh(OP25B, "apply", "--no-precheck", "-c", str(shape.config), ns=ns)
-        daemon = subprocess.Popen(["ip", "netns", "exec", ns, OP25B, "run", "-c", str(shape.config)],  # noqa: S603,S607
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = ["ip", "netns", "exec", ns, OP25B, "run", "-c", str(shape.config),
+                "--state-dir", str(shape.folder / "state")]
+        daemon = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
         try:
             time.sleep(3 + shape.size / 20_000)  # the daemon's first pass (a no-op here)
             with inside(ns):
