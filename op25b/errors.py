@@ -5,6 +5,7 @@
     │   └── ConfigErrors            several ConfigError at once, so one run reports them all
     ├── SourceError                 a pool source (e.g. prefixes_file) cannot be read
     ├── KernelError                 nft or netlink refused or failed; the kernel kept what it had
+    ├── RenderError                 a vendor render cannot express the policy, or names no known vendor
     └── StateError                  the last-known-good state is missing or unreadable
 
 The CLI maps them to exit code 2 and prints them without a traceback.
@@ -73,6 +74,14 @@ class SourceError(Op25bError):
 
 class KernelError(Op25bError):
     """The kernel (through nft or netlink) refused or failed; it kept its previous rules."""
+
+
+class RenderError(Op25bError):
+    """A vendor platform cannot express the policy faithfully (so nothing is rendered), or is unknown."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        self.hint = hint
+        super().__init__(message)
 
 
 class StateError(Op25bError):
