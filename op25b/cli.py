@@ -113,6 +113,11 @@ def cmd_render(args) -> int:
     from .render.nftables import ruleset_text, transaction
     from .ruleset import Inventory
 
+    if args.vendor == "list":  # needs no configuration
+        from .render.vendor import platform_list
+
+        sys.stdout.write(platform_list())
+        return EXIT_OK
     compiled = _compile(args)
     if args.vendor:
         from .render.vendor import render_vendor
