@@ -28,6 +28,13 @@ log = logging.getLogger("op25b.exporter")
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True  # a hung scrape must not keep the daemon from exiting
 
+    def handle_error(self, request, client_address) -> None:
+        # socketserver prints a traceback to stderr (a plain-HTTP client on the TLS port, a scanner);
+        # one debug line is enough, and the journal stays one line per event.
+        import sys
+
+        log.debug("metrics: request from %s failed: %s", client_address[0], sys.exc_info()[1])
+
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
@@ -116,9 +123,15 @@ class MetricsServer:
         self._thread.start()
 
     @property
+    def port(self) -> int:
+        """The bound port (differs from the configured one only when that is 0, in tests)."""
+        server = getattr(self, "_server", None)
+        return server.server_port if server is not None else self.settings.listen_port
+
+    @property
     def address(self) -> str:
         host = self.settings.listen_host
-        return f"[{host}]:{self.settings.listen_port}" if ":" in host else f"{host}:{self.settings.listen_port}"
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -94,6 +94,8 @@ class KernelReader:
                 if self._socket is None:
                     self._socket = QuerySocket()
                 counters = self._socket.counters(table)
+                if not counters:  # the table is gone: no sets to count either
+                    return {}, {}
                 offenders = {family: self._socket.set_count(table, name) for family, name in offender_sets.items()}
                 return counters, offenders
             except BaseException:
