@@ -30,6 +30,11 @@ def register(sub, command) -> None:
 
 
 def cmd_run(args) -> int:
+    import signal
+
+    # Until the loop installs its handlers, a reload request must not kill the process (SIGHUP's
+    # default); the configuration is read after this point anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     import logging
 
     from prometheus_client import disable_created_metrics

@@ -68,7 +68,9 @@ class Daemon:
             compiled = compile_file(self.config_path, self.today())
             if self.serve_metrics and not first:
                 self._restart_metrics(compiled)
-        except Op25bError as exc:
+        except Exception as exc:  # an unexpected one too: a reload must never take the daemon down
+            if not isinstance(exc, Op25bError):
+                exc = f"{type(exc).__name__}: {exc} (a bug in op25b; please report it)"
             if first:
                 log.error("cannot start: %s", exc)
             else:
@@ -106,9 +108,11 @@ class Daemon:
         try:
             result = self._pass()
             self.errors_in_row = 0
-        except Op25bError as exc:
+        except Exception as exc:  # counted and retried; the alert on errors tells the operator
             self.errors_in_row += 1
             result = "error"
+            if not isinstance(exc, Op25bError):
+                exc = f"{type(exc).__name__}: {exc}"
             log.error("reconcile failed (attempt %d), the kernel keeps its rules: %s", self.errors_in_row, exc)
         self.metrics.observe_pass(result, time.monotonic() - started)
         if result != "error" and self._snapshot_of is not self.compiled:
@@ -138,7 +142,9 @@ class Daemon:
         drift = self.good is not None and desired == self.good
         started = time.monotonic()
         before = self.applier.generation()
-        self.applier.apply(desired)
+        # No `nft -c` dry run first: the commit is one batch the kernel takes whole or not at all,
+        # so a dry run would only double the time of every apply (seconds at 100k prefixes).
+        self.applier.apply(desired, precheck=False)
         after = self.applier.generation()
         # Exactly one commit since `before` was ours; anything else means another tool was also
         # writing, and the next pass must look at the kernel instead of trusting `good`.

@@ -251,3 +251,28 @@ def test_state_missing_is_none_and_corrupt_is_refused(tmp_path, config_file):
     path.write_text("add table inet op25b\n")
     with pytest.raises(StateError, match="header"):
         state.load(tmp_path)
+
+
+def test_an_unexpected_failure_is_a_counted_error_not_a_crash(daemon):
+    def broken() -> int:
+        raise RuntimeError("netlink socket closed")
+
+    daemon.applier.generation = broken
+    assert daemon.reconcile() == "error"
+    assert daemon.metrics.reconcile.labels("error")._value.get() == 1
+
+
+def test_restore_without_state_exits_0_with_a_message(tmp_path, capsys):
+    from op25b.cli import main
+
+    assert main(["restore", "--state-dir", str(tmp_path / "empty")]) == 0
+    assert "nothing to restore" in capsys.readouterr().out
+
+
+def test_restore_refuses_a_corrupt_state_with_exit_2(tmp_path, capsys, config_file):
+    from op25b.cli import main
+
+    path = state.save(tmp_path, compile_file(str(config_file)).ruleset)
+    path.write_text(path.read_text().replace("add rule", "add rul", 1))
+    assert main(["restore", "--state-dir", str(tmp_path)]) == 2
+    assert "checksum" in capsys.readouterr().err
