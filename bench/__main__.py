@@ -1,5 +1,6 @@
 """`python -m bench run [--sizes ...] [--repeats K] [--only P1,P3] [--out DIR]` measures;
-`python -m bench plot [--results DIR] [--out DIR]` draws PNGs from the results files."""
+`python -m bench plot [--results DIR] [--out DIR]` draws PNGs from the results files;
+`python -m bench table [--results DIR]` prints them as markdown tables."""
 
 from __future__ import annotations
 
@@ -73,6 +74,13 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_table(args) -> int:
+    from .tables import markdown
+
+    print(markdown(Path(args.results)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     plot.add_argument("--results", default=str(RESULTS))
     plot.add_argument("--out", default=str(REPO / "docs" / "img"))
     plot.set_defaults(func=cmd_plot)
+    table = sub.add_parser("table", help="print the results as markdown tables")
+    table.add_argument("--results", default=str(RESULTS))
+    table.set_defaults(func=cmd_table)
     args = parser.parse_args(argv)
     return args.func(args)
 

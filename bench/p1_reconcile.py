@@ -6,8 +6,30 @@ Variants: `op25b apply` (with its `nft -c` precheck, the default) and `op25b app
 
 from __future__ import annotations
 
+import statistics
+import time
+
 from .common import OP25B, namespace, rotations, row, sh, timed
 from .shapes import Shape
+
+
+def stages(shape: Shape, repeats: int = 3) -> dict[str, float]:
+    """Where op25b's share of P1 goes, in seconds (medians): interpreter start and imports of the
+    CLI, compile (parse, pools, policy, ruleset) and rendering the transaction text."""
+    from op25b.reconcile import compile_file
+    from op25b.render.nftables import transaction
+    from op25b.ruleset import Inventory
+
+    out: dict[str, list[float]] = {"startup_s": [], "compile_s": [], "render_s": []}
+    for _ in range(repeats):
+        out["startup_s"].append(timed(OP25B, "--version"))
+        started = time.perf_counter()
+        compiled = compile_file(str(shape.config))
+        out["compile_s"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        transaction(compiled.ruleset, Inventory())
+        out["render_s"].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in out.items()}
 
 
 def measure(shape: Shape, repeats: int) -> list[dict]:
@@ -24,6 +46,8 @@ def measure(shape: Shape, repeats: int) -> list[dict]:
         for _, order in rotations(list(variants), repeats):
             for name in order:
                 samples[name].append(timed(*variants[name], ns=ns))
-    return [row("P1", shape.size, samples["op25b apply"], samples["nft -f"], variant="precheck"),
+    breakdown = stages(shape, min(repeats, 3))
+    return [row("P1", shape.size, samples["op25b apply"], samples["nft -f"], variant="precheck",
+                stages=breakdown),
             row("P1", shape.size, samples["op25b apply --no-precheck"], samples["nft -f"],
-                variant="no-precheck")]
+                variant="no-precheck", stages=breakdown)]
