@@ -336,6 +336,15 @@ class _Builder:
             self.fail("metrics.listen", f"{listen!r} is not HOST:PORT", "for example 127.0.0.1:9025 or [::1]:9025")
             host, port = "127.0.0.1", "9025"
         auth = section.get("basic_auth") or {}
+        if not isinstance(auth, dict):
+            self.fail("metrics.basic_auth", "expected a mapping with username and password_file")
+            auth = {}
+        self._unknown_keys(auth, "metrics.basic_auth", ("username", "password_file"))
+        if bool(auth.get("username")) != bool(auth.get("password_file")):
+            self.fail("metrics.basic_auth", "basic auth needs both username and password_file",
+                      "set both, or remove basic_auth")
+        if bool(section.get("tls_cert_file")) != bool(section.get("tls_key_file")):
+            self.fail("metrics", "TLS needs both tls_cert_file and tls_key_file", "set both, or neither")
         return Metrics(
             listen_host=host.strip("[]"),
             listen_port=int(port),

@@ -108,6 +108,22 @@ def test_sighup_with_a_new_pool_applies_it_and_keeps_counters(lab, daemon, nft, 
     assert repairs(daemon) == 0  # a configuration change is not drift
 
 
+def test_an_edited_config_file_is_picked_up_by_the_next_pass_without_sighup(lab, daemon, nft, config_path,
+                                                                            tmp_path, connect):
+    broken = config_path.read_text().replace("kind: dynamic", "kind: dynamc", 1)
+    before_text = table_text(nft)
+    config_path.write_text(broken)
+    wait_for(lambda: daemon.value("op25b_config_reload_errors_total") == 1, 10, "the refused edit to be counted")
+    time.sleep(3 * INTERVAL)
+    assert daemon.value("op25b_config_reload_errors_total") == 1, "the same bad content is refused once"
+    assert table_text(nft) == before_text
+    new_pool = '  - name: late-pool\n    kind: dynamic\n    mode: enforce\n    prefixes: ["2001:db8:4000::/40"]\n'
+    config_path.write_text(daemon_config(tmp_path).replace("  - name: biz-fixed", new_pool + "  - name: biz-fixed"))
+    wait_for(lambda: "dynamic_late-pool_v6" in nft("list", "sets", "inet").stdout, 10, "the edited pool's set")
+    assert connect(ADDRESSES["nopool"][1], INTERNET_V6, 25) == "refused"
+    assert plan_clean(lab, config_path)
+
+
 def test_stop_keeps_the_rules_and_restart_adopts_them_without_a_commit(lab, daemon, nft, config_path,
                                                                        listener, connect, tmp_path):
     assert connect(ADDRESSES["dynamic"][0], INTERNET_V4, 25) == "refused"
