@@ -26,7 +26,7 @@ stamp=.venv/.op25b-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing op25b and its test dependencies into .venv"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[test]"
+  .venv/bin/pip install -q -e ".[test,bench]"
   touch "$stamp"
 fi
 echo "setup: ready (.venv/bin/op25b)"
