@@ -47,8 +47,9 @@ SERVICE_TASKS = (
     "Enable op25b-restore.service, which loads the last ruleset at boot",
     "Enable and start op25b.service",
 )
-# Root of the project's source that makes up the wheel; copied so a concurrent edit of the
-# working tree cannot change the wheel between two runs, and build/ stays out of the repo.
+# The parts of the repository that make up the wheel. They are copied, so that an edit of the
+# working tree during the test cannot change the wheel between two runs, and build/ stays out
+# of the repository.
 SOURCE_ITEMS = ("pyproject.toml", "README.md", "LICENSE", "op25b")
 BUILD_REQUIREMENTS = ("setuptools>=68", "wheel")
 
