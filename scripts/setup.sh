@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nftables iproute2 iperf3 prometheus swaks python3-venv iptables conntrack systemd)
+APT_PACKAGES=(nftables iproute2 iperf3 prometheus swaks python3-venv python3-packaging iptables conntrack systemd)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
