@@ -140,7 +140,7 @@ def test_a_stale_delta_is_refused_whole(tmp_path):
 
 
 def test_a_large_delta_fits_one_batch(tmp_path):
-    """Hundreds of intervals (many messages, a batch past the default socket buffer) in one go."""
+    """Hundreds of intervals: several element messages in one batch, still one transaction."""
     many = [f"2001:db8:{i:x}::/48" for i in range(0x4000, 0x4000 + 2 * 900, 2)]
     a, b = ruleset(tmp_path, FTTH), ruleset(tmp_path, FTTH + many)
     assert plan_delta(a, b, max_intervals=len(many)).size == len(many)
