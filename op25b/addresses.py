@@ -72,6 +72,30 @@ def parse_prefix(text: str) -> Prefix:
     return Prefix(family, value, length)
 
 
+_new_prefix = tuple.__new__
+
+
+def fast_prefix(text: str) -> Prefix | None:
+    """parse_prefix for well-formed 'address/length' text, or None: the caller then asks
+    parse_prefix for the exact error. Skips a Python frame and the exception machinery per line,
+    which is most of the cost when a pool file holds 100k lines."""
+    address, slash, length_text = text.partition("/")
+    if not slash or not length_text.isdigit():
+        return None
+    if ":" in address:
+        family, af, bits = "ipv6", socket.AF_INET6, 128
+    else:
+        family, af, bits = "ipv4", socket.AF_INET, 32
+    try:
+        value = int.from_bytes(socket.inet_pton(af, address), "big")
+    except OSError:
+        return None
+    length = int(length_text)
+    if length > bits or value & ((1 << (bits - length)) - 1):
+        return None
+    return _new_prefix(Prefix, (family, value, length))
+
+
 def format_address(family: Family, value: int) -> str:
     if family == "ipv4":  # 3x faster than inet_ntop, and v4 needs no zero compression
         return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"

@@ -79,6 +79,7 @@ class Config:
     allow_blocking_465: bool = False
     subscriber_interfaces: tuple[str, ...] = ()
     relays: tuple[Prefix, ...] = ()
+    relay_wheres: tuple[Where, ...] = ()  # parallel to relays; a relay inside a pool is reported there
     pools: tuple[Pool, ...] = ()
     exemptions: tuple[Exemption, ...] = ()
     reconcile_interval: float = 30.0
@@ -145,7 +146,7 @@ class _Builder:
         values["on_stop"] = self._choice(top, "on_stop", defaults.on_stop, ON_STOP)
         values["metrics"] = self._metrics(top.get("metrics", {}))
         values["offenders"] = self._offenders(top.get("offenders", {}))
-        self._relays_outside_dynamic(values)
+        values["relay_wheres"] = tuple(self.doc.where(f"relays[{i}]") for i in range(len(values["relays"])))
         if self.errors:
             raise ConfigErrors(self.errors)
         return Config(path=self.doc.file, warnings=tuple(self.warnings), sha256=sha256, **values)
@@ -371,23 +372,6 @@ class _Builder:
             size=self._int(section, "size", 65536, 1, 4_194_304, "offenders"),
             timeout_seconds=seconds,
         )
-
-    def _relays_outside_dynamic(self, values: dict) -> None:
-        from .addresses import merge, overlaps
-
-        # Relays are few and pools large: merge the relays, then test each pool prefix against them.
-        relays = {fam: merge((r.start, r.end) for r in values["relays"] if r.family == fam)
-                  for fam in ("ipv4", "ipv6")}
-        if not values["relays"]:
-            return
-        for pool in values["pools"]:
-            if pool.kind != "dynamic":
-                continue
-            hits = {(p.start, p.end, p.family) for p in pool.prefixes if overlaps(relays[p.family], p.start, p.end)}
-            for i, relay in enumerate(values["relays"]):
-                if any(fam == relay.family and start <= relay.end and relay.start <= end for start, end, fam in hits):
-                    self.fail(f"relays[{i}]", f"relay {relay} lies inside dynamic pool {pool.name!r}",
-                              "relays must be ISP servers on managed addresses, not subscriber space")
 
 
 _TOP_KEYS = ("table", "chain_priority", "action", "blocked_ports", "submission_ports",

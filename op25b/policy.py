@@ -73,6 +73,7 @@ def compile_policy(config: Config, today: dt.date | None = None) -> Policy:
         dynamic[pool.name] = pool_algebra.by_family(pool.prefixes)
         counts[pool.name] = {fam: sum(1 for p in pool.prefixes if p.family == fam) for fam in ("ipv4", "ipv6")}
     pool_algebra.dynamic_conflicts(config, dynamic)
+    pool_algebra.relay_conflicts(config, dynamic)
 
     statics = [p for p in config.pools if p.kind == "static"]
     exempt_sources = [ExemptSource(f"static pool {p.name!r}", pool_algebra.by_family(p.prefixes)) for p in statics]

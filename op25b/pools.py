@@ -30,16 +30,17 @@ class Overlap:
 
 def by_family(prefixes: tuple[Prefix, ...] | list[Prefix]) -> ByFamily:
     raw: dict[Family, list[Interval]] = {family: [] for family in FAMILIES}
-    for prefix in prefixes:
-        raw[prefix.family].append((prefix.start, prefix.end))
+    bits = {"ipv4": 32, "ipv6": 128}
+    for family, start, length in prefixes:  # unpacked inline: this loop sees every prefix
+        raw[family].append((start, start + (1 << (bits[family] - length)) - 1))
     return {family: tuple(merge(raw[family])) for family in FAMILIES}
 
 
 def find_overlaps(labelled: list[tuple[str, ByFamily]]) -> list[Overlap]:
     """The first shared range of each overlapping pair of labelled sources, per family.
 
-    Pairwise two-pointer walks over already merged, sorted lists: O(n + m) per pair, and the
-    labels are pools (tens), never individual prefixes.
+    Pairwise over already merged, sorted lists: O(n + m) per pair, and the labels are pools
+    (tens), never individual prefixes.
     """
     found: list[Overlap] = []
     for i, (first, first_sets) in enumerate(labelled):
@@ -52,15 +53,14 @@ def find_overlaps(labelled: list[tuple[str, ByFamily]]) -> list[Overlap]:
 
 
 def _first_shared(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> Interval | None:
-    i = j = 0
-    while i < len(a) and j < len(b):
-        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if start <= end:
-            return start, end
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
+    """Each list is merged (sorted, disjoint), so in their start-sorted union any overlap shows up
+    between neighbours; sorted() merges the two runs at C speed, and the scan is one zip."""
+    if not a or not b:
+        return None
+    union = sorted(a + b)
+    for (_, first_end), (second_start, second_end) in zip(union, union[1:], strict=False):
+        if second_start <= first_end:
+            return second_start, min(first_end, second_end)
     return None
 
 
@@ -78,6 +78,19 @@ def dynamic_conflicts(config: Config, dynamic: dict[str, ByFamily]) -> None:
             f"dynamic pools {overlap.first!r} and {overlap.second!r} overlap at "
             f"{format_address(overlap.family, overlap.start)}",
             "an address may belong to one dynamic pool only; split or remove the shared prefixes"))
+    if errors:
+        raise ConfigErrors(errors)
+
+
+def relay_conflicts(config: Config, dynamic: dict[str, ByFamily]) -> None:
+    """Refuse relays inside dynamic pools: relays are ISP servers on managed addresses. Checked
+    against the merged pool sets, O(relays × log prefixes), instead of every pool prefix."""
+    from .addresses import overlaps
+
+    errors = [ConfigError(where, f"relay {relay} lies inside dynamic pool {name!r}",
+                          "relays must be ISP servers on managed addresses, not subscriber space")
+              for relay, where in zip(config.relays, config.relay_wheres, strict=False)
+              for name, sets in dynamic.items() if overlaps(sets[relay.family], relay.start, relay.end)]
     if errors:
         raise ConfigErrors(errors)
 

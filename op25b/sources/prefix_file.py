@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..addresses import Prefix, parse_prefix
+from ..addresses import Prefix, fast_prefix, parse_prefix
 from ..errors import ConfigError, ConfigErrors, Where
 
 MAX_REPORTED = 20  # a broken export can hold 100k bad lines; the first ones tell the story
@@ -20,10 +20,14 @@ def load_prefixes_file(path: Path) -> list[Prefix]:
     out: list[Prefix] = []
     errors: list[ConfigError] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        entry = line.partition("#")[0].strip()
+        entry = line.partition("#")[0].strip() if "#" in line else line.strip()
         if not entry:
             continue
-        try:
+        prefix = fast_prefix(entry)
+        if prefix is not None:
+            out.append(prefix)
+            continue
+        try:  # the slow path only for what the fast one declined: exact error messages
             out.append(parse_prefix(entry))
         except ValueError as exc:
             if len(errors) < MAX_REPORTED:

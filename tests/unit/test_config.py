@@ -28,8 +28,11 @@ def write(tmp_path, text: str):
 
 
 def error_of(tmp_path, text: str) -> ConfigError:
+    """What `op25b check` refuses: loading plus compiling (pool-level rules live in the compile)."""
+    from op25b.reconcile import compile_file
+
     with pytest.raises(ConfigError) as caught:
-        load_config(write(tmp_path, text))
+        compile_file(str(write(tmp_path, text)))
     return caught.value
 
 
