@@ -145,9 +145,7 @@ class Daemon:
         drift = self.good is not None and desired == self.good
         started = time.monotonic()
         before = self.applier.generation()
-        # No `nft -c` dry run first: the commit is one batch the kernel takes whole or not at all,
-        # so a dry run would only double the time of every apply (seconds at 100k prefixes).
-        self.applier.apply(desired, precheck=False)
+        how = self._commit(desired, known)
         after = self.applier.generation()
         # Exactly one commit since `before` was ours; anything else means another tool was also
         # writing, and the next pass must look at the kernel instead of trusting `good`.
@@ -159,9 +157,27 @@ class Daemon:
             log.warning("drift repaired in table inet %s (changed by something other than op25b): %s; "
                         "applied in %.2f s", desired.table, summary, seconds)
         else:
-            log.info("applied table inet %s: %s; in %.2f s (one atomic transaction)", desired.table, summary, seconds)
+            log.info("applied table inet %s: %s; in %.2f s (one atomic transaction, %s)", desired.table, summary,
+                     seconds, how)
         self._save(compiled, force=True)
         return "applied"
+
+    def _commit(self, desired: Ruleset, known: bool) -> str:
+        """One atomic commit; returns how it was made. When the kernel provably still holds
+        `good` (generation unchanged) and only set contents differ, a netlink set-element batch
+        does it in milliseconds; otherwise, or if the kernel refuses that batch, a full apply."""
+        delta_apply = getattr(self.applier, "apply_delta", None)
+        if known and delta_apply is not None:
+            try:
+                changed = delta_apply(self.good, desired)
+                if changed is not None:
+                    return f"set delta of {changed} interval(s)"
+            except Op25bError as exc:
+                log.warning("set delta refused, falling back to a full apply: %s", exc)
+        # No `nft -c` dry run first: the commit is one batch the kernel takes whole or not at all,
+        # so a dry run would only double the time of every apply (seconds at 100k prefixes).
+        self.applier.apply(desired, precheck=False)
+        return "full nft transaction"
 
     def _save(self, compiled: Compiled, force: bool = False) -> None:
         if not force and self.saved == compiled.ruleset:

@@ -19,6 +19,7 @@ class KernelApplier:
     def __init__(self, nft: str | None = None) -> None:
         self.nft = nft or shutil.which("nft") or "/usr/sbin/nft"
         self._reader = None
+        self._delta = None
 
     @property
     def reader(self):
@@ -65,6 +66,22 @@ class KernelApplier:
         """Commit a prepared nft script (the last-known-good state) as one transaction."""
         self._run(["-f", "-"], script)
 
+    def apply_delta(self, current: Ruleset, desired: Ruleset) -> int | None:
+        """Commit `desired` as set-element changes against `current` (what the kernel holds), in one
+        netlink batch: milliseconds instead of seconds for a one-pool change at 100k prefixes.
+        Returns the number of changed intervals, or None when only a full apply can do it
+        (rules, counters or declarations differ, or the delta is large). Raises KernelError when
+        the kernel refuses the batch; it then keeps what it had."""
+        from .setdelta import SetDeltaApplier, plan_delta
+
+        delta = plan_delta(current, desired)
+        if not delta:
+            return None
+        if self._delta is None:
+            self._delta = SetDeltaApplier()
+        self._delta.apply(delta)
+        return delta.size
+
     def remove(self, table: str) -> bool:
         if not self.inventory(table).table_exists:
             return False
@@ -81,6 +98,9 @@ class KernelApplier:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._delta is not None:
+            self._delta.close()
+            self._delta = None
 
 
 def _explain_nft_error(stderr: str) -> str:

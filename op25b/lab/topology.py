@@ -48,7 +48,7 @@ pools:
   - name: dsl-north
     kind: dynamic
     mode: off
-    prefixes: [198.51.100.192/28, "2001:db8:5000::/40"]
+    prefixes: [198.51.100.208/28, "2001:db8:5000::/40"]
   - name: biz-fixed
     kind: static
     prefixes: [203.0.113.0/26, "2001:db8:3000::/48"]

@@ -108,6 +108,19 @@ def test_sighup_with_a_new_pool_applies_it_and_keeps_counters(lab, daemon, nft, 
     assert repairs(daemon) == 0  # a configuration change is not drift
 
 
+def test_a_one_prefix_change_is_committed_as_a_set_delta(lab, daemon, nft, config_path, tmp_path, listener,
+                                                         connect):
+    assert connect(ADDRESSES["nopool"][0], INTERNET_V4, 25) == "accepted"
+    grown = daemon_config(tmp_path).replace("prefixes: [198.51.100.0/25,", "prefixes: [198.51.100.0/25, 198.51.100.200/32,")
+    assert grown != daemon_config(tmp_path)
+    config_path.write_text(grown)
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: "set delta of 1 interval(s)" in daemon.log(), 10, "the change to be committed as a set delta")
+    assert connect(ADDRESSES["nopool"][0], INTERNET_V4, 25) == "refused"
+    assert plan_clean(lab, config_path), "a delta must leave the kernel exactly as a full apply would"
+    assert repairs(daemon) == 0
+
+
 def test_an_edited_config_file_is_picked_up_by_the_next_pass_without_sighup(lab, daemon, nft, config_path,
                                                                             tmp_path, connect):
     broken = config_path.read_text().replace("kind: dynamic", "kind: dynamc", 1)

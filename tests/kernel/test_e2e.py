@@ -74,7 +74,7 @@ def test_plan_is_clean_after_apply_and_counters_survive_set_changes(lab, listene
     assert connect(ADDRESSES["nopool"][0], INTERNET_V4, 25) == "accepted"  # .200 is not in .224/27
 
     moved = lab_config().replace("prefixes: [198.51.100.0/25,", "prefixes: [198.51.100.0/25, 198.51.100.192/27,")
-    moved = moved.replace("198.51.100.192/28", "203.0.113.128/28")  # keep dynamic pools disjoint
+    moved = moved.replace("198.51.100.208/28", "203.0.113.128/28")  # keep dynamic pools disjoint
     op25b("apply", config_text=moved)
     assert connect(ADDRESSES["nopool"][0], INTERNET_V4, 25) == "refused"  # .200 is in .192/27 now
 
