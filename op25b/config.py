@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,12 @@ class Pool:
     mode: str  # enforce | monitor | off (static pools: "exempt")
     prefixes: tuple[Prefix, ...]
     where: Where
+    counts: tuple[int, int] = (0, 0)  # IPv4 and IPv6 prefixes as written; survives slim()
+
+    def slim(self) -> Pool:
+        """This pool without its prefix objects: the policy holds the merged intervals, and a
+        daemon keeping 200k Prefix objects besides them would pay ~25 MB for nothing."""
+        return replace(self, prefixes=())
 
 
 @dataclass(frozen=True)
@@ -288,7 +294,8 @@ class _Builder:
                     self.errors.append(exc)
             if not prefixes:
                 self.warnings.append(f"warning: {self.doc.where(path)}: pool {name!r} has no prefixes")
-            pools.append(Pool(name, kind, mode, tuple(prefixes), self.doc.where(path)))
+            v4 = sum(1 for p in prefixes if p.family == "ipv4")
+            pools.append(Pool(name, kind, mode, tuple(prefixes), self.doc.where(path), (v4, len(prefixes) - v4)))
         return tuple(pools)
 
     def _pool_mode(self, item: dict, path: str, kind: str) -> str:

@@ -16,15 +16,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from . import state
 from .apply.base import Applier
 from .diff import diff
 from .errors import Op25bError
 from .metrics import DaemonMetrics, snapshot
-from .policy import compile_policy
 from .reconcile import Compiled, compile_file, plan
-from .render.nftables import build_ruleset
 from .ruleset import Ruleset
 
 log = logging.getLogger("op25b.daemon")
@@ -83,6 +82,10 @@ class Daemon:
         for warning in compiled.config.warnings:
             log.warning("%s", warning)
         self._refused_digest = None
+        # Drop the per-prefix objects: only the policy's merged intervals are needed from here on,
+        # and during the next reload the old and the new compilation are alive at once.
+        slim = replace(compiled.config, pools=tuple(pool.slim() for pool in compiled.config.pools))
+        compiled = Compiled(slim, compiled.policy, compiled.ruleset)
         self._use(compiled)
         log.info("configuration %s loaded: sha256 %s, %d pools, table inet %s",
                  self.config_path, compiled.config.sha256[:12], len(compiled.config.pools), compiled.ruleset.table)
@@ -95,12 +98,15 @@ class Daemon:
             self._take_snapshot()
 
     def _current(self) -> Compiled:
-        """The compiled policy for today: exemptions expire at midnight without a reload."""
+        """The compiled policy for today: exemptions expire at midnight without a reload.
+
+        The configuration in memory is slim (no per-prefix objects), so a new day recompiles from
+        the file, like a reload; if that fails, yesterday's policy stays and the error is counted."""
         today = self.today()
         if today != self.compiled_day:
-            config = self.compiled.config
-            policy = compile_policy(config, today)
-            self.compiled, self.compiled_day = Compiled(config, policy, build_ruleset(policy)), today
+            log.info("new day %s: recompiling for exemption expiry", today)
+            if not self.load():
+                self.compiled_day = today  # retried on the next reload or file change, not every pass
         return self.compiled
 
     # --- one pass ------------------------------------------------------------------------
@@ -132,6 +138,7 @@ class Daemon:
         generation = self.applier.generation()
         known = self.good is not None and generation == self.verified_generation
         if known and desired == self.good:
+            self.good = desired  # equal: share one copy instead of keeping both alive
             self._save(compiled)  # normally a no-op; retries a state write that failed
             return "unchanged"
         # The kernel still holds `good` when nothing committed since: diff in memory, skip `nft list`.
@@ -181,6 +188,7 @@ class Daemon:
 
     def _save(self, compiled: Compiled, force: bool = False) -> None:
         if not force and self.saved == compiled.ruleset:
+            self.saved = compiled.ruleset  # equal: share one copy
             return
         path = state.save(self.state_dir, compiled.ruleset, compiled.config.sha256)
         self.saved = compiled.ruleset

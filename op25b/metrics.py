@@ -70,7 +70,7 @@ def snapshot(config: Config, policy: Policy, today: dt.date | None = None) -> Sn
     rows = []
     for pool in config.pools:
         for family in FAMILIES:
-            rows.append((pool.name, family, pool.kind, sum(1 for p in pool.prefixes if p.family == family)))
+            rows.append((pool.name, family, pool.kind, pool.counts[0 if family == "ipv4" else 1]))
     today = today or dt.date.today()
     active = [e.prefix for e in config.exemptions if e.active(today)]
     for family in FAMILIES:

@@ -17,7 +17,8 @@ def summary(compiled: Compiled) -> str:
            "  pools:"]
     width = max((len(p.name) for p in config.pools), default=4)
     for pool in config.pools:
-        out.append(f"    {pool.name:<{width}}  {pool.kind:<7}  {pool.mode:<7}  {_count(pool.prefixes)}")
+        out.append(f"    {pool.name:<{width}}  {pool.kind:<7}  {pool.mode:<7}  "
+                   f"{pool.counts[0]} IPv4 and {pool.counts[1]} IPv6 prefixes")
     if not config.pools:
         out.append("    (none: nothing will be blocked)")
     active = sum(1 for _ in policy.exempt_sources) - sum(1 for p in config.pools if p.kind == "static")
