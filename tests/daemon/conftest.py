@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from op25b.lab import Lab
 from op25b.lab.topology import lab_config
 
 METRICS_PORT = 9025  # each lab router namespace has its own, empty port space
@@ -101,12 +100,6 @@ class Daemon:
 
 
 @pytest.fixture
-def lab():
-    with Lab() as created:
-        yield created
-
-
-@pytest.fixture
 def netns():
     """One bare network namespace (loopback up), deleted even on failure."""
     name = f"o25d-{uuid.uuid4().hex[:6]}"
@@ -136,29 +129,6 @@ def daemon(lab, config_path, tmp_path, request):
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
             print(created.log())  # shown by pytest with the failure
-
-
-@pytest.fixture
-def listener(lab):
-    process = lab.popen(lab.internet, sys.executable, "-m", "op25b.lab.listener", "25", "587", "465",
-                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert process.stdout.readline().strip() == "ready"
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-def connect(lab):
-    """connect(source, dest, port) → accepted | refused | timeout | unreachable, from the subscriber side."""
-
-    def run(source: str, dest: str, port: int, timeout: float = 1.5) -> str:
-        return lab.run(lab.sub, sys.executable, "-m", "op25b.lab.connect", source, dest, str(port),
-                       str(timeout)).stdout.strip()
-
-    return run
 
 
 @pytest.fixture

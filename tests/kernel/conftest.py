@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 
-from op25b.lab import Lab
 from op25b.lab.topology import lab_config
-
-
-@pytest.fixture
-def lab():
-    with Lab() as created:
-        yield created
-
-
-@pytest.fixture
-def listener(lab):
-    process = lab.popen(lab.internet, sys.executable, "-m", "op25b.lab.listener", "25", "587", "465",
-                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert process.stdout.readline().strip() == "ready"
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -40,17 +20,6 @@ def op25b(lab, tmp_path):
         elif not path.exists():
             path.write_text(lab_config())
         return lab.run(lab.router, sys.executable, "-m", "op25b", command, "-c", str(path), *args, check=check)
-
-    return run
-
-
-@pytest.fixture
-def connect(lab):
-    """connect(source, dest, port) → accepted | refused | timeout | unreachable, from the subscriber side."""
-
-    def run(source: str, dest: str, port: int, timeout: float = 1.5) -> str:
-        return lab.run(lab.sub, sys.executable, "-m", "op25b.lab.connect", source, dest, str(port),
-                       str(timeout)).stdout.strip()
 
     return run
 
