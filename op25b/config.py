@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlnodes
-from .addresses import Prefix, parse_prefix
+from .addresses import Prefix, fast_prefix, parse_prefix
 from .errors import ConfigError, ConfigErrors, Where
 
 DEFAULT_PATH = "/etc/op25b/op25b.yaml"
@@ -257,6 +257,10 @@ class _Builder:
     def _prefix_list(self, items: Any, path: str) -> list[Prefix]:
         out = []
         for i, text in enumerate(self._list(items, path)):
+            prefix = fast_prefix(text) if isinstance(text, str) else None
+            if prefix is not None:  # well-formed: skip the careful parser and its exceptions
+                out.append(prefix)
+                continue
             try:
                 out.append(parse_prefix(text))
             except ValueError as exc:
