@@ -267,6 +267,13 @@ class _Builder:
                 self.fail(f"{path}[{i}]", str(exc), "write prefixes like 198.51.100.0/24 or 2001:db8::/32")
         return out
 
+    def _one_prefix(self, text: Any, path: str) -> list[Prefix]:
+        try:
+            return [parse_prefix(text)]
+        except ValueError as exc:
+            self.fail(path, str(exc), "write prefixes like 198.51.100.0/24 or 2001:db8::/32")
+            return []
+
     def _pools(self, items: Any) -> tuple[Pool, ...]:
         from .sources import load_prefixes_file
 
@@ -325,7 +332,7 @@ class _Builder:
                 self.fail(path, "each exemption needs a prefix (and a reason)")
                 continue
             self._unknown_keys(item, path, ("prefix", "reason", "expires"))
-            prefixes = self._prefix_list([item["prefix"]], f"{path}.prefix")
+            prefixes = self._one_prefix(item["prefix"], f"{path}.prefix")
             reason = self._string(item, "reason", "", path) or ""
             expires = item.get("expires")
             if expires is not None and not isinstance(expires, dt.date):

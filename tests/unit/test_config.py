@@ -148,3 +148,42 @@ def test_prefixes_file_is_read_relative_to_the_config(tmp_path):
                         "    prefixes_file: east.txt\n")
     pool = load_config(write(tmp_path, text)).pools[0]
     assert [str(p) for p in pool.prefixes] == ["198.51.100.0/25", "2001:db8:1000::/40"]
+
+
+def test_event_loader_and_composer_agree_on_values_and_lines():
+    """yamlnodes reads from parser events (fast) and falls back to the composer for anchors;
+    both must give the same values and the same path → line index."""
+    from pathlib import Path
+
+    import yaml
+
+    from op25b import yamlnodes
+
+    root = Path(__file__).parent.parent.parent
+    files = [root / "examples" / "op25b.yaml", *sorted((root / "tests" / "data").rglob("*.yaml"))]
+    assert len(files) >= 5
+    for file in files:
+        text = file.read_text()
+        fast = yamlnodes._from_events(str(file), text)
+        lines: dict[str, int] = {}
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        slow = yamlnodes._walk(node, "", lines, yaml.SafeLoader(""), str(file))
+        assert fast.value == slow and fast._lines == lines, file
+
+
+def test_anchors_fall_back_to_the_composer(tmp_path):
+    text = """\
+        pools:
+          - name: east
+            kind: dynamic
+            prefixes: [198.51.100.0/25]
+        exemptions:
+          - prefix: 198.51.100.7/32
+            reason: &why "own MTA"
+          - prefix: 198.51.100.9/32
+            reason: *why
+        """
+    config = load_config(write(tmp_path, text))
+    assert [e.reason for e in config.exemptions] == ["own MTA", "own MTA"]
+    message = str(error_of(tmp_path, text.replace("198.51.100.9/32", "198.51.100.9/24")))
+    assert "op25b.yaml:8: exemptions[1].prefix:" in message and "host bits" in message
