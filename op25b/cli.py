@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--port", type=int, default=25, help="TCP destination port (default 25)")
     explain.add_argument("--to", dest="destination", help="destination address (relays are never blocked)")
     explain.add_argument("--iif", dest="interface", help="ingress interface, when subscriber_interfaces is set")
+    explain.add_argument("--json", action="store_true", help="print the verdict as JSON")
     command("remove", cmd_remove, "delete op25b's table (and nothing else)")
     stats = command("stats", cmd_stats, "print op25b's kernel counters (read through netlink)")
     stats.add_argument("--json", action="store_true")
@@ -174,8 +175,9 @@ def cmd_explain(args) -> int:
         result = verdict(compiled.policy, args.address, args.port, args.destination, args.interface)
     except ValueError as exc:
         raise Op25bError(f"{exc}; give an IPv4 or IPv6 address such as 198.51.100.10") from None
-    if getattr(args, "json", False):
-        print(json.dumps(result.__dict__))
+    if args.json:
+        print(json.dumps({"address": args.address, "port": args.port, "destination": args.destination,
+                          "action": result.action, "pool": result.pool, "reason": result.reason}))
     else:
         action = {"blocked": f"BLOCKED ({compiled.policy.action})", "would-block": "WOULD BLOCK (monitor)",
                   "pass": "PASS"}[result.action]
