@@ -152,3 +152,19 @@ def test_public_api():
 
     assert set(op25b.__all__) == {"__version__", "Op25bError", "ConfigError", "SourceError", "KernelError",
                                   "StateError"}
+
+
+def test_explain_cli_json_and_errors():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = str(Path(__file__).parent.parent.parent / "examples" / "op25b.yaml")
+    done = subprocess.run([sys.executable, "-m", "op25b", "explain", "-c", example, "2001:db8:2000::5", "--json"],
+                          capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) | {"reason": ""} == {"address": "2001:db8:2000::5", "port": 25, "destination": None,
+                                                      "action": "would-block", "pool": "cable-west", "reason": ""}
+    bad = subprocess.run([sys.executable, "-m", "op25b", "explain", "-c", example, "198.51.100.300"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
