@@ -6,6 +6,6 @@ effects and needs neither root nor nft.
 
 __version__ = "0.1.0"
 
-from .errors import ConfigError, KernelError, Op25bError, SourceError, StateError  # noqa: E402
+from .errors import ConfigError, KernelError, Op25bError, RenderError, StateError  # noqa: E402
 
-__all__ = ["__version__", "Op25bError", "ConfigError", "SourceError", "KernelError", "StateError"]
+__all__ = ["__version__", "Op25bError", "ConfigError", "KernelError", "RenderError", "StateError"]

@@ -3,7 +3,7 @@
     Op25bError                      base; str() is a complete operator-facing sentence
     ├── ConfigError                 the YAML (or a pool source) is invalid; carries file, YAML path, line
     │   └── ConfigErrors            several ConfigError at once, so one run reports them all
-    ├── SourceError                 a pool source (e.g. prefixes_file) cannot be read
+    │                               (a prefixes_file that cannot be read or parsed is a ConfigError too)
     ├── KernelError                 nft or netlink refused or failed; the kernel kept what it had
     ├── RenderError                 a vendor render cannot express the policy, or names no known vendor
     └── StateError                  the last-known-good state is missing or unreadable
@@ -66,10 +66,6 @@ class ConfigErrors(ConfigError):
 def _one(error: ConfigError) -> str:
     text = f"error: {error.where}: {error.problem}"
     return f"{text}\n  hint: {error.hint}" if error.hint else text
-
-
-class SourceError(Op25bError):
-    """A pool source could not be read."""
 
 
 class KernelError(Op25bError):

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from . import pools as pool_algebra
-from .addresses import Family, contains, format_address, parse_address, parse_prefix
+from .addresses import contains, parse_address, parse_prefix
 from .config import Config
 from .pools import ByFamily, Overlap
 
@@ -152,10 +152,6 @@ def _ports(ports: tuple[int, ...]) -> str:
 def _iface_matches(policy: Policy, interface: str) -> bool:
     return any(interface == p or (p.endswith("*") and interface.startswith(p[:-1]))
                for p in policy.subscriber_interfaces)
-
-
-def describe_address(family: Family, value: int) -> str:
-    return format_address(family, value)
 
 
 __all__ = ["Policy", "Verdict", "DynamicPool", "compile_policy", "verdict", "parse_prefix"]

@@ -150,8 +150,9 @@ def test_config_keeps_the_sha256_of_the_file(tmp_path):
 def test_public_api():
     import op25b
 
-    assert set(op25b.__all__) == {"__version__", "Op25bError", "ConfigError", "SourceError", "KernelError",
+    assert set(op25b.__all__) == {"__version__", "Op25bError", "ConfigError", "KernelError", "RenderError",
                                   "StateError"}
+    assert all(hasattr(op25b, name) for name in op25b.__all__)
 
 
 def test_explain_cli_json_and_errors():
