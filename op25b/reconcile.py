@@ -43,12 +43,8 @@ def plan(compiled: Compiled, applier: Applier) -> list[str]:
     return diff(compiled.ruleset, applier.current(compiled.ruleset.table))
 
 
-def apply(compiled: Compiled, applier: Applier, precheck: bool = True, only_if_changed: bool = False) -> PassResult:
+def apply(compiled: Compiled, applier: Applier, precheck: bool = True) -> PassResult:
+    """Send the whole desired state as one transaction; the daemon decides when (daemon.py)."""
     started = time.monotonic()
-    changes: list[str] = []
-    if only_if_changed:
-        changes = plan(compiled, applier)
-        if not changes:
-            return PassResult((), False, time.monotonic() - started)
     script = applier.apply(compiled.ruleset, precheck=precheck)
-    return PassResult(tuple(changes), True, time.monotonic() - started, script)
+    return PassResult((), True, time.monotonic() - started, script)

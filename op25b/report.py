@@ -21,7 +21,7 @@ def summary(compiled: Compiled) -> str:
                    f"{pool.counts[0]} IPv4 and {pool.counts[1]} IPv6 prefixes")
     if not config.pools:
         out.append("    (none: nothing will be blocked)")
-    active = sum(1 for _ in policy.exempt_sources) - sum(1 for p in config.pools if p.kind == "static")
+    active = len(config.exemptions) - len(policy.expired)
     out.append(f"  exemptions: {active} active, {len(policy.expired)} expired")
     out += [f"    {line}" for line in policy.expired]
     if policy.overlaps:
