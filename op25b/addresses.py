@@ -11,6 +11,8 @@ from __future__ import annotations
 import bisect
 import socket
 from collections.abc import Iterable, Sequence
+from itertools import repeat
+from operator import add, gt
 from typing import Literal, NamedTuple
 
 Family = Literal["ipv4", "ipv6"]
@@ -62,7 +64,7 @@ def parse_prefix(text: str) -> Prefix:
     bits = _BITS[family]
     if not slash:
         return Prefix(family, value, bits)
-    if not length_text.isdigit() or not 0 <= int(length_text) <= bits:
+    if not (length_text.isascii() and length_text.isdigit()) or not 0 <= int(length_text) <= bits:
         raise ValueError(f"{text!r} has an invalid prefix length; expected /0 to /{bits}")
     length = int(length_text)
     host_mask = (1 << (bits - length)) - 1
@@ -80,7 +82,7 @@ def fast_prefix(text: str) -> Prefix | None:
     parse_prefix for the exact error. Skips a Python frame and the exception machinery per line,
     which is most of the cost when a pool file holds 100k lines."""
     address, slash, length_text = text.partition("/")
-    if not slash or not length_text.isdigit():
+    if not slash or not (length_text.isascii() and length_text.isdigit()):
         return None
     if ":" in address:
         family, af, bits = "ipv6", socket.AF_INET6, 128
@@ -107,8 +109,15 @@ Interval = tuple[int, int]  # inclusive start and end
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sort and coalesce overlapping or adjacent intervals."""
+    ordered = sorted(intervals)
+    if len(ordered) > 1:
+        # Pool exports are usually already disjoint and non-adjacent: confirm that at C speed
+        # (each start lies beyond the previous end + 1) and skip the Python loop below.
+        starts, ends = zip(*ordered)
+        if all(map(gt, starts[1:], map(add, ends, repeat(1)))):
+            return ordered
     merged: list[Interval] = []
-    for start, end in sorted(intervals):
+    for start, end in ordered:
         if merged and start <= merged[-1][1] + 1:
             if end > merged[-1][1]:
                 merged[-1] = (merged[-1][0], end)

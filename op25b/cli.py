@@ -95,7 +95,7 @@ def _compile(args, progress: _Progress | None = None):
     for warning in compiled.config.warnings:
         print(warning, file=sys.stderr)
     if progress is not None:
-        prefixes = sum(len(p.prefixes) for p in compiled.config.pools) + len(compiled.config.exemptions)
+        prefixes = sum(sum(p.counts) for p in compiled.config.pools) + len(compiled.config.exemptions)
         progress.enabled = progress.enabled or prefixes >= LARGE
         intervals = sum(len(s.elements) for s in compiled.ruleset.sets)
         progress.step(f"compiled {args.config}: {prefixes} prefixes → {intervals} merged intervals")

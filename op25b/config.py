@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import yamlnodes
-from .addresses import Prefix, fast_prefix, parse_prefix
+from .addresses import Prefix, fast_prefix, merge, parse_prefix
 from .errors import ConfigError, ConfigErrors, Where
 
 DEFAULT_PATH = "/etc/op25b/op25b.yaml"
@@ -36,14 +36,11 @@ class Pool:
     name: str
     kind: str  # dynamic | static
     mode: str  # enforce | monitor | off (static pools: "exempt")
-    prefixes: tuple[Prefix, ...]
+    # Merged, sorted (start, end) intervals per family: the prefixes as written, inline and from
+    # prefixes_file, with no object per prefix. The policy shares these tuples; it never copies them.
+    intervals: dict
     where: Where
-    counts: tuple[int, int] = (0, 0)  # IPv4 and IPv6 prefixes as written; survives slim()
-
-    def slim(self) -> Pool:
-        """This pool without its prefix objects: the policy holds the merged intervals, and a
-        daemon keeping 200k Prefix objects besides them would pay ~25 MB for nothing."""
-        return replace(self, prefixes=())
+    counts: tuple[int, int] = (0, 0)  # IPv4 and IPv6 prefixes as written
 
 
 @dataclass(frozen=True)
@@ -295,18 +292,23 @@ class _Builder:
                 self.fail(path, "the pool has no kind", "set kind: dynamic or kind: static")
             kind = self._choice(item, "kind", "dynamic", KINDS, path)
             mode = self._pool_mode(item, path, kind)
-            prefixes = self._prefix_list(item.get("prefixes", []), f"{path}.prefixes")
+            raw: dict[str, list] = {"ipv4": [], "ipv6": []}
+            for prefix in self._prefix_list(item.get("prefixes", []), f"{path}.prefixes"):
+                raw[prefix.family].append((prefix.start, prefix.end))
             file = self._string(item, "prefixes_file", None, path)
             if file is not None:
                 base = Path(self.doc.file).parent
                 try:
-                    prefixes.extend(load_prefixes_file(base / file))
+                    for family, intervals in load_prefixes_file(base / file).items():
+                        raw[family] += intervals
                 except ConfigError as exc:
                     self.errors.append(exc)
-            if not prefixes:
+            counts = (len(raw["ipv4"]), len(raw["ipv6"]))
+            if not any(counts):
                 self.warnings.append(f"warning: {self.doc.where(path)}: pool {name!r} has no prefixes")
-            v4 = sum(1 for p in prefixes if p.family == "ipv4")
-            pools.append(Pool(name, kind, mode, tuple(prefixes), self.doc.where(path), (v4, len(prefixes) - v4)))
+            merged = {family: tuple(merge(intervals)) for family, intervals in raw.items()}
+            del raw
+            pools.append(Pool(name, kind, mode, merged, self.doc.where(path), counts))
         return tuple(pools)
 
     def _pool_mode(self, item: dict, path: str, kind: str) -> str:

@@ -16,7 +16,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from . import state
 from .apply.base import Applier
@@ -82,10 +81,6 @@ class Daemon:
         for warning in compiled.config.warnings:
             log.warning("%s", warning)
         self._refused_digest = None
-        # Drop the per-prefix objects: only the policy's merged intervals are needed from here on,
-        # and during the next reload the old and the new compilation are alive at once.
-        slim = replace(compiled.config, pools=tuple(pool.slim() for pool in compiled.config.pools))
-        compiled = Compiled(slim, compiled.policy, compiled.ruleset)
         self._use(compiled)
         log.info("configuration %s loaded: sha256 %s, %d pools, table inet %s",
                  self.config_path, compiled.config.sha256[:12], len(compiled.config.pools), compiled.ruleset.table)
@@ -184,7 +179,7 @@ class Daemon:
         # No `nft -c` dry run first: the commit is one batch the kernel takes whole or not at all,
         # so a dry run would only double the time of every apply (seconds at 100k prefixes).
         self.applier.apply(desired, precheck=False)
-        return "full nft transaction"
+        return "full transaction"
 
     def _save(self, compiled: Compiled, force: bool = False) -> None:
         if not force and self.saved == compiled.ruleset:

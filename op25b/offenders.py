@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from .addresses import FAMILIES, contains, parse_address
 from .config import Config
 from .errors import KernelError
-from .pools import by_family
 from .render import names
 
 
@@ -60,7 +59,7 @@ def read_offenders(table: str, config: Config | None = None, limit: int = 20) ->
 def _pool_lookup(config: Config | None):
     if config is None:
         return lambda address: None
-    pools = [(pool.name, by_family(pool.prefixes)) for pool in config.pools if pool.kind == "dynamic"]
+    pools = [(pool.name, pool.intervals) for pool in config.pools if pool.kind == "dynamic"]
 
     def lookup(address: str) -> str | None:
         family, value = parse_address(address)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import pools as pool_algebra
 from .addresses import contains, parse_address, parse_prefix
-from .config import Config
+from .config import Config, Exemption
 from .pools import ByFamily, Overlap
 
 
@@ -26,7 +26,7 @@ class DynamicPool:
 
 @dataclass(frozen=True)
 class ExemptSource:
-    label: str  # "static pool biz-fixed" or "exemption 198.51.100.77/32 (runs own MTA)"
+    label: str  # "static pool biz-fixed"
     sets: ByFamily
 
 
@@ -40,7 +40,8 @@ class Policy:
     subscriber_interfaces: tuple[str, ...]
     relays: ByFamily
     exempt: ByFamily  # union of static pools and active exemptions
-    exempt_sources: tuple[ExemptSource, ...]
+    exempt_sources: tuple[ExemptSource, ...]  # the static pools
+    exemptions: tuple[Exemption, ...]  # the active ones; labelled only when `explain` asks
     dynamic: tuple[DynamicPool, ...]  # in configuration order; `off` pools included
     offenders_size: int
     offenders_timeout: int
@@ -65,35 +66,28 @@ class Verdict:
 
 
 def compile_policy(config: Config, today: dt.date | None = None) -> Policy:
-    """Config → Policy. Raises ConfigErrors when dynamic pools overlap."""
+    """Config → Policy. Raises ConfigErrors when dynamic pools overlap.
+
+    Pools arrive merged (config.Pool.intervals); the policy shares those tuples, so a large pool
+    is held once however many stages look at it."""
     today = today or dt.date.today()
-    dynamic = {}
-    counts = {}
-    for pool in pool_algebra.dynamic_pools(config):
-        dynamic[pool.name] = pool_algebra.by_family(pool.prefixes)
-        counts[pool.name] = {fam: sum(1 for p in pool.prefixes if p.family == fam) for fam in ("ipv4", "ipv6")}
+    dynamic = {pool.name: pool.intervals for pool in pool_algebra.dynamic_pools(config)}
     pool_algebra.dynamic_conflicts(config, dynamic)
     pool_algebra.relay_conflicts(config, dynamic)
 
     statics = [p for p in config.pools if p.kind == "static"]
-    exempt_sources = [ExemptSource(f"static pool {p.name!r}", pool_algebra.by_family(p.prefixes)) for p in statics]
-    active = pool_algebra.active_exemptions(config, today)
-    for exemption in active:
-        why = f" ({exemption.reason})" if exemption.reason else ""
-        until = f", until {exemption.expires}" if exemption.expires else ""
-        sets = {"ipv4": (), "ipv6": ()}  # built directly: there may be tens of thousands of these
-        sets[exemption.prefix.family] = ((exemption.prefix.start, exemption.prefix.end),)
-        exempt_sources.append(ExemptSource(f"exemption {exemption.prefix}{why}{until}", sets))
-    exempt = pool_algebra.by_family([p for e in active for p in [e.prefix]]
-                                    + [p for pool in config.pools if pool.kind == "static" for p in pool.prefixes])
+    exempt_sources = tuple(ExemptSource(f"static pool {p.name!r}", p.intervals) for p in statics)
+    active = tuple(pool_algebra.active_exemptions(config, today))
+    exempted = pool_algebra.by_family([e.prefix for e in active])
+    exempt = pool_algebra.union([exempted] + [p.intervals for p in statics])
     expired = tuple(f"exemption {e.prefix} expired on {e.expires}" for e in config.exemptions
                     if not e.active(today))
     # Static pools inside dynamic ones are worth a look; exemptions inside them are their purpose,
     # so only the union of exemptions is checked (one label, however many exemptions there are).
     labelled = [(f"dynamic pool {name!r}", sets) for name, sets in dynamic.items()]
-    labelled += [(source.label, source.sets) for source in exempt_sources[:len(statics)]]
+    labelled += [(source.label, source.sets) for source in exempt_sources]
     if active:
-        labelled.append((f"{len(active)} exemption(s)", pool_algebra.by_family([e.prefix for e in active])))
+        labelled.append((f"{len(active)} exemption(s)", exempted))
     overlaps = tuple(o for o in pool_algebra.find_overlaps(labelled)
                      if o.first.startswith("dynamic") != o.second.startswith("dynamic"))
     return Policy(
@@ -105,8 +99,9 @@ def compile_policy(config: Config, today: dt.date | None = None) -> Policy:
         subscriber_interfaces=config.subscriber_interfaces,
         relays=pool_algebra.by_family(config.relays),
         exempt=exempt,
-        exempt_sources=tuple(exempt_sources),
-        dynamic=tuple(DynamicPool(pool.name, pool.mode, dynamic[pool.name], counts[pool.name])
+        exempt_sources=exempt_sources,
+        exemptions=active,
+        dynamic=tuple(DynamicPool(pool.name, pool.mode, pool.intervals, dict(zip(("ipv4", "ipv6"), pool.counts)))
                       for pool in pool_algebra.dynamic_pools(config)),
         offenders_size=config.offenders.size if config.offenders.enabled else 0,
         offenders_timeout=config.offenders.timeout_seconds,
@@ -132,8 +127,7 @@ def verdict(policy: Policy, source: str, port: int = 25, destination: str | None
         if contains(policy.relays[family], dest):
             return Verdict("pass", f"destination {destination} is one of the ISP's relays")
     if contains(policy.exempt[family], address):
-        label = next((s.label for s in policy.exempt_sources if contains(s.sets[family], address)), "exempt")
-        return Verdict("pass", f"source is exempt: {label}")
+        return Verdict("pass", f"source is exempt: {_exempt_label(policy, family, address)}")
     for pool in policy.dynamic:
         if contains(pool.sets[family], address):
             if pool.mode == "enforce":
@@ -143,6 +137,19 @@ def verdict(policy: Policy, source: str, port: int = 25, destination: str | None
                                "counted as would-block, passed)", pool.name)
             return Verdict("pass", f"source is in dynamic pool {pool.name!r}, whose mode is off", pool.name)
     return Verdict("pass", f"source {source} is in no pool")
+
+
+def _exempt_label(policy: Policy, family: str, address: int) -> str:
+    for source in policy.exempt_sources:
+        if contains(source.sets[family], address):
+            return source.label
+    for exemption in policy.exemptions:
+        prefix = exemption.prefix
+        if prefix.family == family and prefix.start <= address <= prefix.end:
+            why = f" ({exemption.reason})" if exemption.reason else ""
+            until = f", until {exemption.expires}" if exemption.expires else ""
+            return f"exemption {prefix}{why}{until}"
+    return "exempt"
 
 
 def _ports(ports: tuple[int, ...]) -> str:

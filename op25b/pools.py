@@ -36,6 +36,11 @@ def by_family(prefixes: tuple[Prefix, ...] | list[Prefix]) -> ByFamily:
     return {family: tuple(merge(raw[family])) for family in FAMILIES}
 
 
+def union(sources: list[ByFamily]) -> ByFamily:
+    """The merged union of several per-family interval sets."""
+    return {family: tuple(merge(i for source in sources for i in source[family])) for family in FAMILIES}
+
+
 def find_overlaps(labelled: list[tuple[str, ByFamily]]) -> list[Overlap]:
     """The first shared range of each overlapping pair of labelled sources, per family.
 

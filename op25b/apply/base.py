@@ -15,7 +15,7 @@ class Applier(Protocol):
         """Validate the transaction for `ruleset` in the kernel without committing. Raises KernelError."""
 
     def apply(self, ruleset: Ruleset, precheck: bool = True) -> str:
-        """Commit `ruleset` as one atomic transaction; return the script sent.
+        """Commit `ruleset` as one atomic transaction; return what was sent (a summary or the script).
         Raises KernelError, and the kernel then keeps what it had."""
 
     def remove(self, table: str) -> bool:

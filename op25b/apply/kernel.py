@@ -1,11 +1,16 @@
-"""KernelApplier: the real kernel, through `nft -f -` for transactions and netlink for reads.
+"""KernelApplier: the real kernel. Applies go out as one nf_tables netlink batch that we encode
+ourselves (nlbatch.py); reads use struct-decoded netlink dumps (nfquery.py).
 
-The nft binary is run with an argument list (never a shell) and the script on stdin. A failed
-transaction changes nothing in the kernel: nft sends the whole batch and the kernel aborts it.
+`nft` is still used where its cost does not matter or its output is the point: `current()`
+(`nft list table`, for plan and drift checks), `remove`, `load` of a saved script, and as the
+fallback when a rule is outside the forms nlrules.py encodes. It is run with an argument list
+(never a shell) and the script on stdin. Either way a failed transaction changes nothing in the
+kernel: the whole batch is committed or aborted.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 
@@ -14,23 +19,37 @@ from ..render.nftables import remove_text, transaction
 from ..ruleset import Inventory, Ruleset
 from .nftparse import parse_table
 
+log = logging.getLogger(__name__)
+
 
 class KernelApplier:
     def __init__(self, nft: str | None = None) -> None:
         self.nft = nft or shutil.which("nft") or "/usr/sbin/nft"
         self._reader = None
-        self._delta = None
+        self._batches = None
 
     @property
     def reader(self):
         if self._reader is None:
-            from .netlink import NetlinkReader
+            from .nfquery import QuerySocket
 
             try:
-                self._reader = NetlinkReader()
+                self._reader = QuerySocket()
             except OSError as exc:
                 raise KernelError(f"cannot open a netlink socket to nf_tables: {exc}") from None
         return self._reader
+
+    @property
+    def batches(self):
+        if self._batches is None:
+            from .nlsocket import BatchSocket
+
+            try:
+                self._batches = BatchSocket()
+            except OSError as exc:
+                raise KernelError(f"cannot open a netlink socket to nf_tables: {exc}; "
+                                  "hint: run as root or with CAP_NET_ADMIN") from None
+        return self._batches
 
     def _run(self, args: list[str], stdin: str | None = None) -> str:
         try:
@@ -53,13 +72,38 @@ class KernelApplier:
         return transaction(ruleset, self.inventory(ruleset.table))
 
     def check(self, ruleset: Ruleset) -> None:
-        self._run(["-c", "-f", "-"], self.script(ruleset))
+        self.apply(ruleset, precheck=True, commit=False)
 
-    def apply(self, ruleset: Ruleset, precheck: bool = True) -> str:
-        script = self.script(ruleset)
-        if precheck:
+    def apply(self, ruleset: Ruleset, precheck: bool = True, commit: bool = True) -> str:
+        """One atomic batch. precheck: first send it without its end marker, so the kernel
+        validates everything and aborts (a dry run, like `nft -c`)."""
+        from .nlbatch import messages
+        from .nlrules import Unencodable
+        from .nlsocket import BatchRefused
+
+        inventory = self.inventory(ruleset.table)
+        try:
+            batch = messages(ruleset, inventory)
+        except Unencodable as exc:
+            log.warning("sending this transaction through nft -f: %s is outside the netlink encoder", exc)
+            return self._apply_text(transaction(ruleset, inventory), precheck, commit)
+        try:
+            if precheck or not commit:
+                self.batches.send(batch, commit=False)
+            if commit:
+                self.batches.send(batch)
+        except BatchRefused as exc:
+            hint = "run as root or with CAP_NET_ADMIN" if exc.errno == 1 else "`op25b plan` shows what differs"
+            raise KernelError(f"the kernel refused the transaction at '{exc.what}' ({exc.strerror}) and kept "
+                              f"its previous rules\n  hint: {hint}") from None
+        elements = sum(len(s.elements) for s in ruleset.sets)
+        return f"netlink batch: {len(batch)} messages, {elements} intervals"
+
+    def _apply_text(self, script: str, precheck: bool, commit: bool) -> str:
+        if precheck or not commit:
             self._run(["-c", "-f", "-"], script)
-        self._run(["-f", "-"], script)
+        if commit:
+            self._run(["-f", "-"], script)
         return script
 
     def load(self, script: str) -> None:
@@ -77,9 +121,7 @@ class KernelApplier:
         delta = plan_delta(current, desired)
         if not delta:
             return None
-        if self._delta is None:
-            self._delta = SetDeltaApplier()
-        self._delta.apply(delta)
+        SetDeltaApplier(self.batches).apply(delta)
         return delta.size
 
     def remove(self, table: str) -> bool:
@@ -98,9 +140,9 @@ class KernelApplier:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-        if self._delta is not None:
-            self._delta.close()
-            self._delta = None
+        if self._batches is not None:
+            self._batches.close()
+            self._batches = None
 
 
 def _explain_nft_error(stderr: str) -> str:

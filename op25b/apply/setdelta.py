@@ -1,8 +1,8 @@
 """Apply a small change to the interval sets as one netlink batch, instead of a full `nft -f`.
 
-A one-prefix change with 100k prefixes loaded costs a full apply ~1-3 s (nft flushes and refills
-every set) and `nft add element` ~1 s (the CLI re-reads the whole set first); the kernel itself
-needs well under a millisecond. This module computes, per interval set, which intervals leave and
+A one-prefix change with 100k prefixes loaded costs a full apply ~1 s (flush and refill every
+set) and `nft add element` ~1 s (the CLI re-reads the whole set first); the kernel itself needs
+well under a millisecond. This module computes, per interval set, which intervals leave and
 which arrive, and sends DELSETELEM then NEWSETELEM messages inside ONE nfnetlink batch
 (begin … end), so the kernel commits them atomically: no packet sees a half-applied change.
 
@@ -18,36 +18,19 @@ edited it), the kernel refuses the batch as a whole (ENOENT/EEXIST) and nothing 
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from itertools import compress, count
 from operator import ne
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST
-from pyroute2.netlink.nfnetlink import NFNL_SUBSYS_NFTABLES, nfgen_msg
-from pyroute2.netlink.nfnetlink.nftsocket import (
-    NFT_MSG_DELSETELEM,
-    NFT_MSG_NEWSETELEM,
-    NFTSocket,
-    nft_set_elem_list_msg,
-)
-
 from ..addresses import Interval
 from ..errors import KernelError
 from ..ruleset import Ruleset
+from .nlbatch import DELSETELEM, NEWSETELEM, NLM_F_CREATE, Message, element_messages
+from .nlsocket import BatchRefused, BatchSocket
 
-NFPROTO_INET = 1
-NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END = 0x10, 0x11
-NFT_SET_ELEM_INTERVAL_END = 1
-# An NFTA_SET_ELEM_LIST_ELEMENTS attribute is limited to 64 KiB (u16 length); an IPv6 interval is
-# two elements of ~40 bytes, so 500 intervals per message stay well below it.
-INTERVALS_PER_MESSAGE = 500
-# Past this many changed intervals a full apply is the faster path: pyroute2 encodes each element
-# in Python, ~0.35 ms per interval here (a full 100k+100k load took 155 s this way, `nft -f` 4 s).
-MAX_DELTA_INTERVALS = 1_000
-_BYTES = {"ipv4": 4, "ipv6": 16}
-_ELEMENT_BYTES = 48  # one encoded IPv6 element with its flags, rounded up
-SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)  # beyond wmem_max; needs CAP_NET_ADMIN
+# The delta is computed with set differences in Python; past this many changed intervals a full
+# apply (flush and refill, also one netlink batch) is as fast and simpler to reason about.
+MAX_DELTA_INTERVALS = 50_000
 
 
 @dataclass(frozen=True)
@@ -102,77 +85,30 @@ def _difference(old: tuple, new: tuple) -> tuple[tuple, tuple]:
     return tuple(sorted(middle_old - middle_new)), tuple(sorted(middle_new - middle_old))
 
 
-def element_keys(family: str, intervals) -> list[tuple[int, bool]]:
-    """The kernel elements of merged intervals: (key, is_interval_end) pairs."""
-    top = (1 << (_BYTES[family] * 8)) - 1
-    out = []
-    for start, end in intervals:
-        out.append((start, False))
-        if end < top:
-            out.append((end + 1, True))
-    return out
-
-
 class SetDeltaApplier:
-    """Sends a Delta as one nfnetlink batch; one socket, opened in the caller's namespace."""
+    """Sends a Delta as one nfnetlink batch through a BatchSocket (opened in the caller's netns)."""
 
-    def __init__(self, nft_socket: NFTSocket | None = None) -> None:
-        self._socket = nft_socket or NFTSocket(nfgen_family=NFPROTO_INET)
-        self._sndbuf = 1 << 20  # pyroute2's default
+    def __init__(self, batches: BatchSocket | None = None) -> None:
+        self._owned = batches is None
+        self._batches = batches or BatchSocket()
 
     def close(self) -> None:
-        self._socket.close()
+        if self._owned:
+            self._batches.close()
 
     def apply(self, delta: Delta) -> int:
         """Commit the delta atomically; returns the number of element messages sent."""
         if not delta:
             return 0
-        body = []
+        batch: list[Message] = []
         # Removals first: a merged interval is replaced by deleting the old one and adding the new.
-        for kind in (NFT_MSG_DELSETELEM, NFT_MSG_NEWSETELEM):
+        for kind, flags in ((DELSETELEM, 0), (NEWSETELEM, NLM_F_CREATE)):
             for change in delta.sets:
-                intervals = change.removed if kind == NFT_MSG_DELSETELEM else change.added
-                for i in range(0, len(intervals), INTERVALS_PER_MESSAGE):
-                    body.append(self._message(kind, delta.table, change, intervals[i:i + INTERVALS_PER_MESSAGE]))
-        # The batch must reach the kernel in one send; grow the send buffer to fit it (nft does the
-        # same), or a delta of a few thousand intervals fails with EMSGSIZE.
-        self._fit_send_buffer(sum(len(c.removed) + len(c.added) for c in delta.sets) * 2 * _ELEMENT_BYTES)
+                intervals = change.removed if kind == DELSETELEM else change.added
+                batch += element_messages(kind, flags, delta.table, change.set_name, change.family, intervals)
         try:
-            self._socket.nlm_request_batch([_batch_marker(NFNL_MSG_BATCH_BEGIN), *body,
-                                            _batch_marker(NFNL_MSG_BATCH_END)])
-        except Exception as exc:  # NetlinkError: the kernel aborted the whole batch
-            raise KernelError(f"the kernel refused the set change and kept its previous rules: {exc}; "
-                              "hint: the table changed outside op25b; a full apply repairs it") from None
-        return len(body)
-
-    def _fit_send_buffer(self, size: int) -> None:
-        size = max(size + (1 << 16), 1 << 20)
-        if size > self._sndbuf:
-            self._socket.asyncore.socket.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, size)
-            self._sndbuf = size
-
-    @staticmethod
-    def _message(kind: int, table: str, change: SetDelta, intervals) -> nft_set_elem_list_msg:
-        width = _BYTES[change.family]
-        elements = []
-        for key, is_end in element_keys(change.family, intervals):
-            attrs = [("NFTA_SET_ELEM_KEY", {"attrs": [("NFTA_DATA_VALUE", key.to_bytes(width, "big"))]})]
-            if is_end:
-                attrs.append(("NFTA_SET_ELEM_FLAGS", {NFT_SET_ELEM_INTERVAL_END}))
-            elements.append({"attrs": attrs})
-        msg = nft_set_elem_list_msg()
-        msg["nfgen_family"] = NFPROTO_INET
-        msg["attrs"] = [("NFTA_SET_ELEM_LIST_TABLE", table), ("NFTA_SET_ELEM_LIST_SET", change.set_name),
-                        ("NFTA_SET_ELEM_LIST_ELEMENTS", elements)]
-        flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE if kind == NFT_MSG_NEWSETELEM else 0)
-        msg["header"]["type"] = (NFNL_SUBSYS_NFTABLES << 8) | kind
-        msg["header"]["flags"] = flags
-        return msg
-
-
-def _batch_marker(kind: int) -> nfgen_msg:
-    msg = nfgen_msg()
-    msg["res_id"] = NFNL_SUBSYS_NFTABLES
-    msg["header"]["type"] = kind
-    msg["header"]["flags"] = NLM_F_REQUEST
-    return msg
+            self._batches.send(batch)
+        except BatchRefused as exc:
+            raise KernelError(f"the kernel refused the set change at '{exc.what}' ({exc.strerror}) and kept its "
+                              "previous rules; hint: the table changed outside op25b; a full apply repairs it") from None
+        return len(batch)

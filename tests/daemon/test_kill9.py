@@ -19,30 +19,6 @@ pytestmark = pytest.mark.kernel
 PREFIXES = 50_000  # per family
 
 
-def children(pid: int) -> list[tuple[int, list[str]]]:
-    """(pid, argv) of the direct children of `pid`."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append((int(entry.name), [a.decode() for a in argv if a]))
-    return out
-
-
-def committing_nft(pid: int) -> int | None:
-    """The daemon's `nft -f -` child that commits (not the `nft -c` dry run), if one runs now."""
-    for child, argv in children(pid):
-        if argv and os.path.basename(argv[0]) == "nft" and "-f" in argv and "-c" not in argv:
-            return child
-    return None
-
-
 def matches(netns: str, config: Path) -> bool:
     import subprocess
 
@@ -52,8 +28,12 @@ def matches(netns: str, config: Path) -> bool:
     return done.returncode == 0
 
 
-@pytest.mark.parametrize("victims", ["daemon and nft", "daemon only"])
-def test_kill9_during_a_large_apply_leaves_old_or_new(netns, tmp_path, victims):
+@pytest.mark.parametrize("window", [(0.0, 1.5), (1.5, 4.0)])
+def test_kill9_during_a_large_apply_leaves_old_or_new(netns, tmp_path, window):
+    """The daemon commits with one sendto(2) of the whole netlink batch; the kernel finishes a
+    batch before a SIGKILL takes effect, so a kill at any moment (compiling, encoding, inside
+    the commit, or after it) leaves the old or the new ruleset. The two windows after SIGHUP
+    cover the reload (~0.5 s at 50k+50k here), the diff, and the commit (~1 s)."""
     extra = f"reconcile_interval: 2\nstate_dir: {tmp_path / 'state'}\nmetrics:\n  listen: 127.0.0.1:{METRICS_PORT}\n"
     old = write_big_config(tmp_path, PREFIXES, 0, extra)
     new = write_big_config(tmp_path, PREFIXES, 1, extra)
@@ -65,16 +45,12 @@ def test_kill9_during_a_large_apply_leaves_old_or_new(netns, tmp_path, victims):
         wait_for(lambda: daemon.value("op25b_reconcile_total", result="applied") == 1, 240, "the first apply")
         config.write_text(new.read_text())
         daemon.signal(signal.SIGHUP)
-        nft = wait_for(lambda: committing_nft(daemon.pid), 120, "the commit of the new ruleset", step=0.005)
-        time.sleep(random.uniform(0, 0.5))  # somewhere inside the commit (or just after it)
-        caught = committing_nft(daemon.pid) is not None
-        if victims == "daemon and nft":
-            os.killpg(daemon.pid, signal.SIGKILL)
-        else:
-            os.kill(daemon.pid, signal.SIGKILL)
-            wait_for(lambda: not Path(f"/proc/{nft}").exists(), 120, "the orphaned nft to finish")
-        daemon.process.wait(timeout=10)
-        print(f"killed {victims}; nft still committing at the kill: {caught}")
+        delay = random.uniform(*window)
+        time.sleep(delay)
+        os.kill(daemon.pid, signal.SIGKILL)
+        daemon.process.wait(timeout=30)
+        applied = daemon.log_path.read_text().count("applied table inet")
+        print(f"killed the daemon {delay:.2f} s after SIGHUP; applies logged by then: {applied}")
     finally:
         daemon.kill_group()
 

@@ -151,10 +151,11 @@ def test_exemptions_expire_at_midnight_without_a_reload(tmp_path):
     assert created.reconcile() == "applied"
     assert created.applier.tables["op25b"].set_named("exempt_v4").elements != exempt
     assert created.metrics.drift_repairs._value.get() == 0
-    # The daemon keeps a slim configuration (no per-prefix objects); the new day's policy must
-    # still hold every pool, not an empty one.
+    # The new day's policy holds every pool, and shares the configuration's interval tuples
+    # instead of a second copy of each pool.
     assert created.applier.tables["op25b"].set_named("dynamic_ftth-east_v4").elements
-    assert all(not pool.prefixes for pool in created.compiled.config.pools), "the daemon keeps no prefix objects"
+    pools = {pool.name: pool for pool in created.compiled.config.pools}
+    assert all(dynamic.sets is pools[dynamic.name].intervals for dynamic in created.compiled.policy.dynamic)
 
 
 def test_run_loop_reloads_and_stops_and_on_stop_remove_deletes_the_table(config_file):

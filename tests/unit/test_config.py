@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from op25b.config import load_config
-from op25b.errors import ConfigError
+from op25b.addresses import merge
+from op25b.errors import ConfigError, ConfigErrors
 
 BASE = """\
 table: op25b
@@ -147,7 +148,55 @@ def test_prefixes_file_is_read_relative_to_the_config(tmp_path):
     text = BASE.replace("    prefixes: [198.51.100.0/24, \"2001:db8:1000::/40\"]\n",
                         "    prefixes_file: east.txt\n")
     pool = load_config(write(tmp_path, text)).pools[0]
-    assert [str(p) for p in pool.prefixes] == ["198.51.100.0/25", "2001:db8:1000::/40"]
+    assert pool.intervals == {"ipv4": ((V4_BASE, V4_BASE + 127),), "ipv6": ((V6_BASE, V6_BASE + (1 << 88) - 1),)}
+    assert pool.counts == (1, 1)
+
+
+V4_BASE = int.from_bytes(bytes([198, 51, 100, 0]), "big")
+V6_BASE = 0x20010DB8100000000000000000000000
+
+
+@pytest.mark.parametrize("text", [
+    "198.51.100.0/25\n2001:db8:1000::/40\n",  # clean: the C-speed path
+    "198.51.100.0/25  # block A\n\n2001:db8:1000::/40\r\n",  # comments, blanks, CRLF: line by line
+    "2001:db8:1000::/40\n198.51.100.0/26\n198.51.100.64/26",  # unsorted, adjacent, no final newline
+])
+def test_both_pool_file_parsers_give_the_same_intervals(tmp_path, text):
+    from op25b.sources.prefix_file import _fast, _line_by_line, load_prefixes_file
+
+    path = tmp_path / "pool.txt"
+    path.write_text(text, newline="")
+    loaded = {family: sorted(intervals) for family, intervals in load_prefixes_file(path).items()}
+    assert loaded == {family: sorted(i) for family, i in _line_by_line(path, text).items()}
+    assert merge(loaded["ipv4"]) == [(V4_BASE, V4_BASE + 127)]
+    if _fast(text) is not None:
+        assert _fast(text) == _line_by_line(path, text)
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("198.51.100.1/24", "host bits set"),
+    ("198.51.100.0/33", "invalid prefix length"),
+    ("198.51.100/24", "not an IPv4 or IPv6 address"),
+    ("198.51.100.0/2٤", "invalid prefix length"),  # a non-ASCII digit
+    ("198.51.100.0/24/8", "invalid prefix length"),
+])
+def test_a_bad_line_in_a_clean_pool_file_gets_its_exact_error(tmp_path, line, problem):
+    from op25b.sources.prefix_file import load_prefixes_file
+
+    path = tmp_path / "pool.txt"
+    path.write_text("198.51.100.128/25\n" + line + "\n2001:db8::/32\n")
+    with pytest.raises(ConfigErrors) as caught:
+        load_prefixes_file(path)
+    message = str(caught.value)
+    assert f"{path}:2" in message and problem in message, message
+
+
+def test_a_bare_address_in_a_pool_file_is_a_host_prefix(tmp_path):
+    from op25b.sources.prefix_file import load_prefixes_file
+
+    path = tmp_path / "pool.txt"
+    path.write_text("198.51.100.7\n2001:db8::1\n")
+    assert load_prefixes_file(path) == {"ipv4": [(V4_BASE + 7, V4_BASE + 7)], "ipv6": [(0x20010DB8 << 96 | 1,) * 2]}
 
 
 def test_event_loader_and_composer_agree_on_values_and_lines():
