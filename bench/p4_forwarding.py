@@ -52,7 +52,7 @@ def measure(shape: Shape, repeats: int) -> list[dict]:
             for _, order in rotations(list(samples), repeats):
                 for state in order:
                     if state == "op25b":
-                        sh(OP25B, "apply", "--no-precheck", "-c", str(shape.config), ns=lab.router)
+                        sh(OP25B, "apply", "-c", str(shape.config), ns=lab.router)
                     elif state == "acl":
                         sh("iptables-restore", ns=lab.router, stdin=acl)
                     samples[state].append(_throughput(lab))

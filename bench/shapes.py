@@ -31,6 +31,11 @@ class Shape:
         return self.folder / "op25b.yaml"
 
     @property
+    def yaml_exemptions_config(self) -> Path:
+        """The same policy with the exemptions as YAML mappings instead of exemptions_file."""
+        return self.folder / "op25b-yaml-exemptions.yaml"
+
+    @property
     def script(self) -> Path:
         """The transaction `op25b apply` sends to an empty kernel: the raw-nft baseline."""
         return self.folder / "transaction.nft"
@@ -58,7 +63,9 @@ def _v6(slot: int, length: int) -> str:
 
 
 def generate(size: int, folder: Path) -> Shape:
-    """Write op25b.yaml plus one prefixes file per pool; N prefixes and N/10 exemptions per family."""
+    """Write op25b.yaml plus one prefixes file per pool; N prefixes and N/10 exemptions per family,
+    in exemptions.txt (exemptions_file), and the same exemptions as YAML mappings in a second
+    configuration (P1 measures both)."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {i: [] for i in range(POOLS)}
     for slot in range(size):
@@ -71,15 +78,16 @@ def generate(size: int, folder: Path) -> Shape:
         (folder / f"pool-{index}.txt").write_text("\n".join(lines) + "\n")
         pools.append(f"  - name: {shape.pool(index)}\n    kind: dynamic\n    mode: enforce\n"
                      f"    prefixes_file: pool-{index}.txt\n")
-    exemptions = []
+    exemptions, lines = [], []
     for slot in range(0, size, 10):  # a tenth of the prefixes, each inside a dynamic prefix
-        exemptions.append(f'  - {{prefix: "{shape.exemption_v4(slot)}", reason: "own MTA, ticket {slot}"}}\n')
-        v6 = _v6(slot, 64)
-        exemptions.append(f'  - {{prefix: "{v6}", reason: "own MTA, ticket {slot}"}}\n')
-    shape.config.write_text(
-        f"table: {TABLE}\naction: reject\nblocked_ports: [25]\nsubmission_ports: [587, 465]\n"
-        'relays: [192.0.2.25, "2001:db8:25::25"]\npools:\n' + "".join(pools)
-        + "exemptions:\n" + "".join(exemptions))
+        for prefix in (shape.exemption_v4(slot), _v6(slot, 64)):
+            exemptions.append(f'  - {{prefix: "{prefix}", reason: "own MTA, ticket {slot}"}}\n')
+            lines.append(f"{prefix} - own MTA, ticket {slot}\n")
+    (folder / "exemptions.txt").write_text("".join(lines))
+    head = (f"table: {TABLE}\naction: reject\nblocked_ports: [25]\nsubmission_ports: [587, 465]\n"
+            'relays: [192.0.2.25, "2001:db8:25::25"]\npools:\n' + "".join(pools))
+    shape.config.write_text(head + "exemptions_file: exemptions.txt\n")
+    shape.yaml_exemptions_config.write_text(head + "exemptions:\n" + "".join(exemptions))
     from op25b.reconcile import compile_file
     from op25b.render.nftables import transaction
     from op25b.ruleset import Inventory

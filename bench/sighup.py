@@ -1,5 +1,5 @@
 """SIGHUP → new rules in the kernel: the daemon's reload latency for a one-prefix change, against
-a full `op25b apply --no-precheck` of the same change.
+a full `op25b apply` of the same change.
 
 Needs `op25b run` (the daemon, being written); until it exists this reports nothing and says so.
 The kernel's generation id (one netlink read) tells when the daemon's transaction committed.
@@ -39,7 +39,7 @@ def measure(shape: Shape, repeats: int) -> list[dict]:
     changed = original + shape.free_v4(0) + "/32\n"
     ours, baseline = [], []
     with namespace("hup") as ns:
-        sh(OP25B, "apply", "--no-precheck", "-c", str(shape.config), ns=ns)
+        sh(OP25B, "apply", "-c", str(shape.config), ns=ns)
         argv = ["ip", "netns", "exec", ns, OP25B, "run", "-c", str(shape.config),
                 "--state-dir", str(shape.folder / "state")]
         daemon = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
@@ -53,7 +53,7 @@ def measure(shape: Shape, repeats: int) -> list[dict]:
                     flips += 1  # every sample is a real one-prefix change: add, then remove, ...
                     pool_file.write_text(changed if flips % 2 else original)
                     if how == "apply":
-                        baseline.append(timed(OP25B, "apply", "--no-precheck", "-c", str(shape.config), ns=ns))
+                        baseline.append(timed(OP25B, "apply", "-c", str(shape.config), ns=ns))
                         continue
                     with inside(ns):
                         before = reader.generation()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 import socket
 from collections.abc import Iterable, Sequence
-from itertools import repeat
-from operator import add, gt
+from itertools import islice, repeat
+from operator import add, gt, itemgetter
 from typing import Literal, NamedTuple
 
 Family = Literal["ipv4", "ipv6"]
@@ -113,8 +113,8 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
     if len(ordered) > 1:
         # Pool exports are usually already disjoint and non-adjacent: confirm that at C speed
         # (each start lies beyond the previous end + 1) and skip the Python loop below.
-        starts, ends = zip(*ordered)
-        if all(map(gt, starts[1:], map(add, ends, repeat(1)))):
+        starts, ends = map(itemgetter(0), islice(ordered, 1, None)), map(itemgetter(1), ordered)
+        if all(map(gt, starts, map(add, ends, repeat(1)))):
             return ordered
     merged: list[Interval] = []
     for start, end in ordered:

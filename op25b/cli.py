@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--vendor", help="render a vendor ACL instead (see --vendor list)")
     command("plan", cmd_plan, "show what apply would change in the kernel (exit 1 when changes are pending)")
     apply = command("apply", cmd_apply, "apply the policy as one atomic nftables transaction")
-    apply.add_argument("--no-precheck", action="store_true", help="skip the nft -c dry run before committing")
+    apply.add_argument("--dry-run", action="store_true",
+                       help="send the transaction for the kernel to validate, then abort it: nothing changes")
     explain = command("explain", cmd_explain, "explain the verdict for a source address")
     explain.add_argument("address", help="source address of the subscriber")
     explain.add_argument("--port", type=int, default=25, help="TCP destination port (default 25)")
@@ -159,9 +160,16 @@ def cmd_apply(args) -> int:
 
     progress = _Progress()
     compiled = _compile(args, progress)
-    progress.step("sending one atomic transaction" + (" (checked first with nft -c)" if not args.no_precheck else ""))
-    result = apply(compiled, _kernel(), precheck=not args.no_precheck)
     sets = sum(len(s.elements) for s in compiled.ruleset.sets)
+    if args.dry_run:
+        progress.step("sending the transaction as a dry run (the kernel validates it, then aborts it)")
+        kernel = _kernel()
+        kernel.check(compiled.ruleset)
+        print(f"dry run: the kernel accepts table inet {compiled.ruleset.table} ({len(compiled.ruleset.sets)} sets, "
+              f"{sets} intervals); nothing was changed")
+        return EXIT_OK
+    progress.step("sending one atomic transaction")
+    result = apply(compiled, _kernel())
     print(f"applied table inet {compiled.ruleset.table}: {len(compiled.ruleset.sets)} sets, "
           f"{sets} intervals, in {result.seconds:.2f} s (one atomic transaction)")
     return EXIT_OK

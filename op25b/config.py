@@ -48,7 +48,6 @@ class Exemption:
     prefix: Prefix
     reason: str
     expires: dt.date | None
-    where: Where
 
     def active(self, today: dt.date) -> bool:
         return self.expires is None or today <= self.expires
@@ -143,7 +142,7 @@ class _Builder:
         values["subscriber_interfaces"] = self._interfaces(top)
         values["relays"] = tuple(self._prefix_list(top.get("relays", []), "relays"))
         values["pools"] = self._pools(top.get("pools", []))
-        values["exemptions"] = self._exemptions(top.get("exemptions", []))
+        values["exemptions"] = self._exemptions(top.get("exemptions", [])) + self._exemptions_file(top)
         values["reconcile_interval"] = float(self._int(top, "reconcile_interval", 30, 1, 86400))
         values["state_dir"] = self._string(top, "state_dir", defaults.state_dir)
         values["on_stop"] = self._choice(top, "on_stop", defaults.on_stop, ON_STOP)
@@ -343,8 +342,21 @@ class _Builder:
             if isinstance(expires, dt.datetime):
                 expires = expires.date()
             if prefixes:
-                out.append(Exemption(prefixes[0], reason, expires, self.doc.where(path)))
+                out.append(Exemption(prefixes[0], reason, expires))
         return tuple(out)
+
+    def _exemptions_file(self, top: dict) -> tuple[Exemption, ...]:
+        from .sources import load_exemptions_file
+
+        file = self._string(top, "exemptions_file", None, "")
+        if file is None:
+            return ()
+        try:
+            loaded = load_exemptions_file(Path(self.doc.file).parent / file)
+        except ConfigError as exc:
+            self.errors.append(exc)
+            return ()
+        return tuple(Exemption(prefix, reason, expires) for prefix, reason, expires in loaded)
 
     def _metrics(self, section: Any) -> Metrics:
         if not isinstance(section, dict):
@@ -395,7 +407,7 @@ class _Builder:
 
 
 _TOP_KEYS = ("table", "chain_priority", "action", "blocked_ports", "submission_ports",
-             "allow_blocking_465", "subscriber_interfaces", "relays", "pools", "exemptions",
+             "allow_blocking_465", "subscriber_interfaces", "relays", "pools", "exemptions", "exemptions_file",
              "reconcile_interval", "state_dir", "on_stop", "metrics", "offenders")
 _POOL_KEYS = ("name", "kind", "mode", "prefixes", "prefixes_file", "description")
 _METRICS_KEYS = ("listen", "tls_cert_file", "tls_key_file", "basic_auth")

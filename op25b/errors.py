@@ -57,6 +57,8 @@ class ConfigErrors(ConfigError):
     """Several configuration errors, reported together."""
 
     def __init__(self, errors: list[ConfigError]) -> None:
+        # A source file's own ConfigErrors nest inside the configuration's: report them flat.
+        errors = [one for e in errors for one in (e.errors if isinstance(e, ConfigErrors) else [e])]
         self.errors = errors
         first = errors[0]
         Op25bError.__init__(self, "\n".join(_one(e) for e in errors))

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from itertools import islice
+from operator import gt, itemgetter
 
 from .addresses import FAMILIES, Family, Interval, Prefix, merge
 from .config import Config, Pool
 from .errors import ConfigError, ConfigErrors
 
 ByFamily = dict[Family, tuple[Interval, ...]]
+_START, _END = itemgetter(0), itemgetter(1)
 
 
 @dataclass(frozen=True)
@@ -44,25 +47,38 @@ def union(sources: list[ByFamily]) -> ByFamily:
 def find_overlaps(labelled: list[tuple[str, ByFamily]]) -> list[Overlap]:
     """The first shared range of each overlapping pair of labelled sources, per family.
 
-    Pairwise over already merged, sorted lists: O(n + m) per pair, and the labels are pools
-    (tens), never individual prefixes.
+    Each source is merged (sorted, disjoint), so sources overlap only if, in the start-sorted
+    union, some interval starts at or before the previous one ends. The common case (no overlap
+    at all) is confirmed once per family for all sources at C speed; only then are pairs examined.
     """
     found: list[Overlap] = []
-    for i, (first, first_sets) in enumerate(labelled):
-        for second, second_sets in labelled[i + 1:]:
-            for family in FAMILIES:
+    for family in FAMILIES:
+        everything = [interval for _, sets in labelled for interval in sets[family]]
+        if not _any_overlap(sorted(everything)):
+            continue
+        for i, (first, first_sets) in enumerate(labelled):
+            for second, second_sets in labelled[i + 1:]:
                 shared = _first_shared(first_sets[family], second_sets[family])
                 if shared:
                     found.append(Overlap(family, first, second, *shared))
+    order = {label: i for i, (label, _) in enumerate(labelled)}
+    found.sort(key=lambda o: (order[o.first], order[o.second], FAMILIES.index(o.family)))
     return found
+
+
+def _any_overlap(ordered: list[Interval]) -> bool:
+    """Whether some interval of a start-sorted list starts at or before the previous one ends."""
+    return not all(map(gt, map(_START, islice(ordered, 1, None)), map(_END, ordered)))
 
 
 def _first_shared(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> Interval | None:
     """Each list is merged (sorted, disjoint), so in their start-sorted union any overlap shows up
-    between neighbours; sorted() merges the two runs at C speed, and the scan is one zip."""
+    between neighbours; sorted() merges the two runs at C speed, and so does the check."""
     if not a or not b:
         return None
     union = sorted(a + b)
+    if not _any_overlap(union):
+        return None
     for (_, first_end), (second_start, second_end) in zip(union, union[1:], strict=False):
         if second_start <= first_end:
             return second_start, min(first_end, second_end)

@@ -43,7 +43,7 @@ def plan(compiled: Compiled, applier: Applier) -> list[str]:
     return diff(compiled.ruleset, applier.current(compiled.ruleset.table))
 
 
-def apply(compiled: Compiled, applier: Applier, precheck: bool = True) -> PassResult:
+def apply(compiled: Compiled, applier: Applier, precheck: bool = False) -> PassResult:
     """Send the whole desired state as one transaction; the daemon decides when (daemon.py)."""
     started = time.monotonic()
     script = applier.apply(compiled.ruleset, precheck=precheck)

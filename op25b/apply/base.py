@@ -14,7 +14,7 @@ class Applier(Protocol):
     def check(self, ruleset: Ruleset) -> None:
         """Validate the transaction for `ruleset` in the kernel without committing. Raises KernelError."""
 
-    def apply(self, ruleset: Ruleset, precheck: bool = True) -> str:
+    def apply(self, ruleset: Ruleset, precheck: bool = False) -> str:
         """Commit `ruleset` as one atomic transaction; return what was sent (a summary or the script).
         Raises KernelError, and the kernel then keeps what it had."""
 

@@ -25,7 +25,7 @@ class FakeApplier:
         if self.fail_next:
             raise KernelError(self.fail_next)
 
-    def apply(self, ruleset: Ruleset, precheck: bool = True) -> str:
+    def apply(self, ruleset: Ruleset, precheck: bool = False) -> str:
         if self.fail_next:
             message, self.fail_next = self.fail_next, None
             raise KernelError(message)

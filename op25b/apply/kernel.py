@@ -74,7 +74,7 @@ class KernelApplier:
     def check(self, ruleset: Ruleset) -> None:
         self.apply(ruleset, precheck=True, commit=False)
 
-    def apply(self, ruleset: Ruleset, precheck: bool = True, commit: bool = True) -> str:
+    def apply(self, ruleset: Ruleset, precheck: bool = False, commit: bool = True) -> str:
         """One atomic batch. precheck: first send it without its end marker, so the kernel
         validates everything and aborts (a dry run, like `nft -c`)."""
         from .nlbatch import messages

@@ -1,9 +1,11 @@
-"""Stage 2: where prefixes come from. Each source returns prefixes with their provenance.
+"""Stage 2: where prefixes come from.
 
-Inline `prefixes:` lists are read by config.py; larger pools live in plain files named by
-`prefixes_file:` (one prefix per line, `#` comments), which an IPAM export can write directly.
+Inline `prefixes:` and `exemptions:` lists are read by config.py; large pools live in plain files
+named by `prefixes_file:` (one prefix per line, `#` comments), which an IPAM export can write
+directly, and many exemptions in a file named by `exemptions_file:` (prefix, expiry, reason).
 """
 
+from .exemption_file import load_exemptions_file
 from .prefix_file import load_prefixes_file
 
-__all__ = ["load_prefixes_file"]
+__all__ = ["load_exemptions_file", "load_prefixes_file"]

@@ -43,7 +43,7 @@ def test_plot_draws_a_png_per_metric(tmp_path):
     from bench.plot import plot_all
 
     document = {"meta": {"nproc": 2, "cpu_model": "x", "kernel": "k", "nft": "v"},
-                "results": [{"metric": "P1", "variant": "no-precheck", "size": n, "unit": "s", "ours": 2.0,
+                "results": [{"metric": "P1", "variant": "exemptions_file", "size": n, "unit": "s", "ours": 2.0,
                              "baseline": 1.0, "ratio": 2.0, "paired_ratio": 2.0, "repeats": 1,
                              "higher_is_better": False, "samples": {"ours": [2.0], "baseline": [1.0]}}
                             for n in (1000, 10000)]}

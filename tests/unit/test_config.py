@@ -236,3 +236,38 @@ def test_anchors_fall_back_to_the_composer(tmp_path):
     assert [e.reason for e in config.exemptions] == ["own MTA", "own MTA"]
     message = str(error_of(tmp_path, text.replace("198.51.100.9/32", "198.51.100.9/24")))
     assert "op25b.yaml:8: exemptions[1].prefix:" in message and "host bits" in message
+
+
+EXEMPTIONS_FILE = """\
+# prefix              expires      reason
+198.51.100.77         -            own MTA, ticket #4411
+2001:db8:1000::/48    2027-03-31   customer relay
+198.51.100.80/30      2020-01-01
+
+"""
+
+
+def test_exemptions_file_adds_to_the_yaml_list(tmp_path):
+    (tmp_path / "exempt.txt").write_text(EXEMPTIONS_FILE)
+    text = BASE + "exemptions_file: exempt.txt\nexemptions:\n  - {prefix: 198.51.100.9, reason: inline}\n"
+    config = load_config(write(tmp_path, text))
+    got = [(str(e.prefix), e.reason, e.expires) for e in config.exemptions]
+    assert got == [("198.51.100.9/32", "inline", None),
+                   ("198.51.100.77/32", "own MTA, ticket #4411", None),
+                   ("2001:db8:1000::/48", "customer relay", dt.date(2027, 3, 31)),
+                   ("198.51.100.80/30", "", dt.date(2020, 1, 1))]
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("198.51.100.77", "expiry field is missing"),
+    ("198.51.100.77 2027-02-30 x", "'2027-02-30' is not a date"),
+    ("198.51.100.77 20270301 x", "'20270301' is not a date"),
+    ("198.51.100.1/24 - x", "host bits set"),
+    ("nonsense - x", "not an IPv4 or IPv6 address"),
+])
+def test_a_bad_exemptions_file_line_is_reported_with_its_line(tmp_path, line, problem):
+    (tmp_path / "exempt.txt").write_text("198.51.100.70 - fine\n" + line + "\n")
+    with pytest.raises(ConfigErrors) as caught:
+        load_config(write(tmp_path, BASE + "exemptions_file: exempt.txt\n"))
+    message = str(caught.value)
+    assert "exempt.txt:2" in message and problem in message and "PREFIX EXPIRES REASON" in message, message
