@@ -16,6 +16,7 @@ from typing import Any
 from . import yamlnodes
 from .addresses import Prefix, fast_prefix, merge, parse_prefix
 from .errors import ConfigError, ConfigErrors, Where
+from .sources.cache import SourceCache
 
 DEFAULT_PATH = "/etc/op25b/op25b.yaml"
 NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")
@@ -36,8 +37,8 @@ class Pool:
     name: str
     kind: str  # dynamic | static
     mode: str  # enforce | monitor | off (static pools: "exempt")
-    # Merged, sorted (start, end) intervals per family: the prefixes as written, inline and from
-    # prefixes_file, with no object per prefix. The policy shares these tuples; it never copies them.
+    # Family → Intervals (merged, packed: op25b/intervals.py): the prefixes as written, inline and
+    # from prefixes_file, with no object per prefix. The policy shares these; it never copies them.
     intervals: dict
     where: Where
     counts: tuple[int, int] = (0, 0)  # IPv4 and IPv6 prefixes as written
@@ -93,7 +94,7 @@ class Config:
     sha256: str = ""
 
 
-def load_config(path: str | Path = DEFAULT_PATH) -> Config:
+def load_config(path: str | Path = DEFAULT_PATH, cache: SourceCache | None = None) -> Config:
     """Read and validate a configuration file. Raises ConfigError(s) naming file, path and line."""
     import hashlib
 
@@ -108,14 +109,15 @@ def load_config(path: str | Path = DEFAULT_PATH) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(Where(path), "the file is not UTF-8 text") from None
     doc = yamlnodes.load(path, text)
-    return _Builder(doc).build(hashlib.sha256(raw).hexdigest())
+    return _Builder(doc, cache).build(hashlib.sha256(raw).hexdigest())
 
 
 class _Builder:
     """Walks the parsed document once, collecting every error instead of stopping at the first."""
 
-    def __init__(self, doc: yamlnodes.Located) -> None:
+    def __init__(self, doc: yamlnodes.Located, cache: SourceCache | None = None) -> None:
         self.doc = doc
+        self.cache = cache
         self.errors: list[ConfigError] = []
         self.warnings: list[str] = []
 
@@ -271,6 +273,7 @@ class _Builder:
             return []
 
     def _pools(self, items: Any) -> tuple[Pool, ...]:
+        from . import pools as pools_algebra
         from .sources import load_prefixes_file
 
         pools: list[Pool] = []
@@ -291,22 +294,22 @@ class _Builder:
                 self.fail(path, "the pool has no kind", "set kind: dynamic or kind: static")
             kind = self._choice(item, "kind", "dynamic", KINDS, path)
             mode = self._pool_mode(item, path, kind)
-            raw: dict[str, list] = {"ipv4": [], "ipv6": []}
-            for prefix in self._prefix_list(item.get("prefixes", []), f"{path}.prefixes"):
-                raw[prefix.family].append((prefix.start, prefix.end))
+            inline = self._prefix_list(item.get("prefixes", []), f"{path}.prefixes")
+            merged = pools_algebra.by_family(inline)
+            counts = (sum(1 for p in inline if p.family == "ipv4"), sum(1 for p in inline if p.family == "ipv6"))
             file = self._string(item, "prefixes_file", None, path)
             if file is not None:
                 base = Path(self.doc.file).parent
                 try:
-                    for family, intervals in load_prefixes_file(base / file).items():
-                        raw[family] += intervals
+                    loaded = load_prefixes_file(base / file, self.cache)
+                    # The file's packed sets are shared as they are (the cache hands the same
+                    # ones to the next reload); only a pool that also lists prefixes inline merges.
+                    merged = pools_algebra.union([loaded.intervals, merged]) if inline else loaded.intervals
+                    counts = (counts[0] + loaded.counts[0], counts[1] + loaded.counts[1])
                 except ConfigError as exc:
                     self.errors.append(exc)
-            counts = (len(raw["ipv4"]), len(raw["ipv6"]))
             if not any(counts):
                 self.warnings.append(f"warning: {self.doc.where(path)}: pool {name!r} has no prefixes")
-            merged = {family: tuple(merge(intervals)) for family, intervals in raw.items()}
-            del raw
             pools.append(Pool(name, kind, mode, merged, self.doc.where(path), counts))
         return tuple(pools)
 
@@ -352,7 +355,7 @@ class _Builder:
         if file is None:
             return ()
         try:
-            loaded = load_exemptions_file(Path(self.doc.file).parent / file)
+            loaded = load_exemptions_file(Path(self.doc.file).parent / file, self.cache)
         except ConfigError as exc:
             self.errors.append(exc)
             return ()

@@ -23,6 +23,7 @@ from .diff import diff
 from .errors import Op25bError
 from .metrics import DaemonMetrics, snapshot
 from .reconcile import Compiled, compile_file, plan
+from .sources.cache import SourceCache
 from .ruleset import Ruleset
 
 log = logging.getLogger("op25b.daemon")
@@ -51,6 +52,9 @@ class Daemon:
         self._reload_requested = False
         self._stop_requested = False
         self._refused_digest: str | None = None  # content seen and tried; reset by a good load
+        # Parsed pool and exemption files by content: reloads parse only what changed, and the
+        # running policy and a new one share the tuples of every unchanged file (sources/cache.py).
+        self.sources = SourceCache()
 
     @property
     def state_dir(self) -> str:
@@ -64,7 +68,7 @@ class Daemon:
         """Read and compile the configuration file; on failure keep the previous one."""
         first = self.compiled is None
         try:
-            compiled = compile_file(self.config_path, self.today())
+            compiled = compile_file(self.config_path, self.today(), self.sources)
             if self.serve_metrics and not first:
                 self._restart_metrics(compiled)
         except Exception as exc:  # an unexpected one too: a reload must never take the daemon down
@@ -78,6 +82,8 @@ class Daemon:
                 log.error("reload refused, keeping configuration sha256 %s and the kernel's rules: %s",
                           self.compiled.config.sha256[:12], exc)
             return False
+        finally:
+            self.sources.sweep()
         for warning in compiled.config.warnings:
             log.warning("%s", warning)
         self._refused_digest = None

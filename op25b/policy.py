@@ -84,12 +84,11 @@ def compile_policy(config: Config, today: dt.date | None = None) -> Policy:
                     if not e.active(today))
     # Static pools inside dynamic ones are worth a look; exemptions inside them are their purpose,
     # so only the union of exemptions is checked (one label, however many exemptions there are).
-    labelled = [(f"dynamic pool {name!r}", sets) for name, sets in dynamic.items()]
-    labelled += [(source.label, source.sets) for source in exempt_sources]
+    exempt_labelled = [(source.label, source.sets) for source in exempt_sources]
     if active:
-        labelled.append((f"{len(active)} exemption(s)", exempted))
-    overlaps = tuple(o for o in pool_algebra.find_overlaps(labelled)
-                     if o.first.startswith("dynamic") != o.second.startswith("dynamic"))
+        exempt_labelled.append((f"{len(active)} exemption(s)", exempted))
+    overlaps = tuple(pool_algebra.find_overlaps([(f"dynamic pool {name!r}", sets) for name, sets in dynamic.items()],
+                                                against=exempt_labelled))
     return Policy(
         table=config.table,
         chain_priority=config.chain_priority,

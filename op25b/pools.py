@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from itertools import islice
-from operator import gt, itemgetter
+from itertools import chain
 
 from .addresses import FAMILIES, Family, Interval, Prefix, merge
 from .config import Config, Pool
 from .errors import ConfigError, ConfigErrors
+from .intervals import Intervals, first_overlap
 
-ByFamily = dict[Family, tuple[Interval, ...]]
-_START, _END = itemgetter(0), itemgetter(1)
+ByFamily = dict[Family, Intervals]  # merged intervals per family, packed (op25b/intervals.py)
 
 
 @dataclass(frozen=True)
@@ -36,53 +35,38 @@ def by_family(prefixes: tuple[Prefix, ...] | list[Prefix]) -> ByFamily:
     bits = {"ipv4": 32, "ipv6": 128}
     for family, start, length in prefixes:  # unpacked inline: this loop sees every prefix
         raw[family].append((start, start + (1 << (bits[family] - length)) - 1))
-    return {family: tuple(merge(raw[family])) for family in FAMILIES}
+    return {family: Intervals.pack(family, merge(raw[family])) for family in FAMILIES}
 
 
 def union(sources: list[ByFamily]) -> ByFamily:
     """The merged union of several per-family interval sets."""
-    return {family: tuple(merge(i for source in sources for i in source[family])) for family in FAMILIES}
+    return {family: Intervals.pack(family, merge(chain.from_iterable(source[family] for source in sources)))
+            for family in FAMILIES}
 
 
-def find_overlaps(labelled: list[tuple[str, ByFamily]]) -> list[Overlap]:
-    """The first shared range of each overlapping pair of labelled sources, per family.
+def find_overlaps(labelled: list[tuple[str, ByFamily]],
+                  against: list[tuple[str, ByFamily]] | None = None) -> list[Overlap]:
+    """The first shared range of each overlapping pair of labelled sources, per family: pairs
+    within `labelled`, or, when `against` is given, pairs of one source from each list.
 
-    Each source is merged (sorted, disjoint), so sources overlap only if, in the start-sorted
-    union, some interval starts at or before the previous one ends. The common case (no overlap
-    at all) is confirmed once per family for all sources at C speed; only then are pairs examined.
+    Where no pair can overlap, one check of all sources together per family says so; only
+    otherwise are pairs examined (intervals.first_overlap: a sort of packed records, C speed).
     """
     found: list[Overlap] = []
+    if against is None:
+        pairs = [(a, b) for i, a in enumerate(labelled) for b in labelled[i + 1:]]
+    else:
+        pairs = [(a, b) for a in labelled for b in against]
     for family in FAMILIES:
-        everything = [interval for _, sets in labelled for interval in sets[family]]
-        if not _any_overlap(sorted(everything)):
+        if against is None and first_overlap([sets[family] for _, sets in labelled]) is None:
             continue
-        for i, (first, first_sets) in enumerate(labelled):
-            for second, second_sets in labelled[i + 1:]:
-                shared = _first_shared(first_sets[family], second_sets[family])
-                if shared:
-                    found.append(Overlap(family, first, second, *shared))
-    order = {label: i for i, (label, _) in enumerate(labelled)}
-    found.sort(key=lambda o: (order[o.first], order[o.second], FAMILIES.index(o.family)))
+        for (first, first_sets), (second, second_sets) in pairs:
+            shared = first_overlap([first_sets[family], second_sets[family]])
+            if shared:
+                found.append(Overlap(family, first, second, *shared))
+    order = {pair: i for i, pair in enumerate((a[0], b[0]) for a, b in pairs)}
+    found.sort(key=lambda o: (order[(o.first, o.second)], FAMILIES.index(o.family)))
     return found
-
-
-def _any_overlap(ordered: list[Interval]) -> bool:
-    """Whether some interval of a start-sorted list starts at or before the previous one ends."""
-    return not all(map(gt, map(_START, islice(ordered, 1, None)), map(_END, ordered)))
-
-
-def _first_shared(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> Interval | None:
-    """Each list is merged (sorted, disjoint), so in their start-sorted union any overlap shows up
-    between neighbours; sorted() merges the two runs at C speed, and so does the check."""
-    if not a or not b:
-        return None
-    union = sorted(a + b)
-    if not _any_overlap(union):
-        return None
-    for (_, first_end), (second_start, second_end) in zip(union, union[1:], strict=False):
-        if second_start <= first_end:
-            return second_start, min(first_end, second_end)
-    return None
 
 
 def dynamic_conflicts(config: Config, dynamic: dict[str, ByFamily]) -> None:

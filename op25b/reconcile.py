@@ -15,6 +15,7 @@ from .config import Config, load_config
 from .diff import diff
 from .policy import Policy, compile_policy
 from .render.nftables import build_ruleset
+from .sources.cache import SourceCache
 from .ruleset import Ruleset
 
 
@@ -33,8 +34,8 @@ class PassResult:
     script: str = ""
 
 
-def compile_file(path: str, today: dt.date | None = None) -> Compiled:
-    config = load_config(path)
+def compile_file(path: str, today: dt.date | None = None, cache: SourceCache | None = None) -> Compiled:
+    config = load_config(path, cache)
     policy = compile_policy(config, today)
     return Compiled(config, policy, build_ruleset(policy))
 

@@ -17,19 +17,23 @@ from pathlib import Path
 
 from ..addresses import fast_prefix, parse_prefix
 from ..errors import ConfigError, ConfigErrors, Where
+from .cache import SourceCache
+from .prefix_file import decode_source, read_source
 
 MAX_REPORTED = 20
 FileExemption = tuple  # (Prefix, reason, expiry date or None)
 _HINT = "write each line as: PREFIX EXPIRES REASON, with EXPIRES - or YYYY-MM-DD"
 
 
-def load_exemptions_file(path: Path) -> list[FileExemption]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ConfigError(Where(str(path)), f"cannot read the exemptions file: {reason}",
-                          "exemptions_file is relative to the configuration file's folder") from None
+def load_exemptions_file(path: Path, cache: SourceCache | None = None) -> list[FileExemption]:
+    data = read_source(path, "exemptions")
+    if cache is not None:
+        return cache.parse(path, data, lambda: parse_exemptions(path, data))
+    return parse_exemptions(path, data)
+
+
+def parse_exemptions(path: Path, data: bytes) -> list[FileExemption]:
+    text = decode_source(path, data, "exemptions")
     out: list[FileExemption] = []
     errors: list[ConfigError] = []
     dates: dict[str, dt.date | None] = {"-": None}  # exports repeat a few expiry dates many times

@@ -1,6 +1,6 @@
 """A pool source: a text file with one prefix per line; `#` starts a comment.
 
-Returns per-family (start, end) intervals, not Prefix objects: a pool file can hold 100k+ lines,
+Returns per-family merged Intervals (packed), not Prefix objects: a pool file can hold 100k+ lines,
 and an object per line costs both time and memory the policy never needs. A clean file (ASCII,
 one `address/length` per line, no comments or spaces: what an IPAM export writes) is parsed
 with C-level map() calls, ~1 µs a line; anything else, or any line the fast path rejects, goes
@@ -10,13 +10,16 @@ through the line-by-line parser, which gives each bad line its exact error.
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import add, and_, not_
 from socket import inet_pton
 from pathlib import Path
 
-from ..addresses import Family, Interval, fast_prefix, parse_prefix
+from ..addresses import Family, Interval, fast_prefix, merge, parse_prefix
 from ..errors import ConfigError, ConfigErrors, Where
+from ..intervals import Intervals
+from .cache import SourceCache
 
 MAX_REPORTED = 20  # a broken export can hold 100k bad lines; the first ones tell the story
 FileIntervals = dict[Family, list[Interval]]
@@ -24,14 +27,40 @@ _AF = {"ipv4": (socket.AF_INET, 32), "ipv6": (socket.AF_INET6, 128)}
 _HOST_MASKS = {family: [(1 << (bits - length)) - 1 for length in range(bits + 1)] for family, (_, bits) in _AF.items()}
 
 
-def load_prefixes_file(path: Path) -> FileIntervals:
+@dataclass(frozen=True)
+class PoolFile:
+    intervals: dict  # family → Intervals, merged
+    counts: tuple[int, int]  # IPv4 and IPv6 prefixes as written
+
+
+def load_prefixes_file(path: Path, cache: SourceCache | None = None) -> PoolFile:
+    data = read_source(path, "prefixes")
+    if cache is not None:
+        return cache.parse(path, data, lambda: parse_prefixes(path, data))
+    return parse_prefixes(path, data)
+
+
+def parse_prefixes(path: Path, data: bytes) -> PoolFile:
+    text = decode_source(path, data, "prefixes")
+    raw = _fast(text) or _line_by_line(path, text)
+    counts = (len(raw["ipv4"]), len(raw["ipv6"]))
+    return PoolFile({family: Intervals.pack(family, merge(raw.pop(family))) for family in ("ipv4", "ipv6")}, counts)
+
+
+def read_source(path: Path, what: str) -> bytes:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ConfigError(Where(str(path)), f"cannot read the prefixes file: {reason}",
-                          "prefixes_file is relative to the configuration file's folder") from None
-    return _fast(text) or _line_by_line(path, text)
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(Where(str(path)), f"cannot read the {what} file: {exc.strerror}",
+                          f"{what}_file is relative to the configuration file's folder") from None
+
+
+def decode_source(path: Path, data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(Where(str(path)), f"cannot read the {what} file: {exc}",
+                          "save it as UTF-8 text") from None
 
 
 def _fast(text: str) -> FileIntervals | None:

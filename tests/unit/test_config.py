@@ -166,9 +166,10 @@ def test_both_pool_file_parsers_give_the_same_intervals(tmp_path, text):
 
     path = tmp_path / "pool.txt"
     path.write_text(text, newline="")
-    loaded = {family: sorted(intervals) for family, intervals in load_prefixes_file(path).items()}
-    assert loaded == {family: sorted(i) for family, i in _line_by_line(path, text).items()}
-    assert merge(loaded["ipv4"]) == [(V4_BASE, V4_BASE + 127)]
+    loaded = load_prefixes_file(path)
+    assert loaded.intervals == {family: merge(i) for family, i in _line_by_line(path, text).items()}
+    assert loaded.intervals["ipv4"] == [(V4_BASE, V4_BASE + 127)]
+    assert loaded.counts == (text.count("198.51."), 1)
     if _fast(text) is not None:
         assert _fast(text) == _line_by_line(path, text)
 
@@ -196,7 +197,8 @@ def test_a_bare_address_in_a_pool_file_is_a_host_prefix(tmp_path):
 
     path = tmp_path / "pool.txt"
     path.write_text("198.51.100.7\n2001:db8::1\n")
-    assert load_prefixes_file(path) == {"ipv4": [(V4_BASE + 7, V4_BASE + 7)], "ipv6": [(0x20010DB8 << 96 | 1,) * 2]}
+    assert load_prefixes_file(path).intervals == {"ipv4": [(V4_BASE + 7, V4_BASE + 7)],
+                                                  "ipv6": [(0x20010DB8 << 96 | 1,) * 2]}
 
 
 def test_event_loader_and_composer_agree_on_values_and_lines():
