@@ -62,7 +62,8 @@ class Message:
 
 
 def _table(table: str) -> bytes:
-    return string(1, table)
+    # NFTA_{TABLE_NAME,CHAIN_TABLE,RULE_TABLE,SET_TABLE,SET_ELEM_LIST_TABLE,OBJ_TABLE}: all 1.
+    return string(TABLE_NAME, table)
 
 
 def _hook(line: str) -> tuple[int, int]:
@@ -210,4 +211,4 @@ def _flush_chain(table: str, chain: str) -> Message:
 
 
 def _delete(kind: int, table: str, name: str, what: str) -> Message:
-    return Message(kind, 0, _table(table) + string(2 if kind == DELSET else CHAIN_NAME, name), what)
+    return Message(kind, 0, _table(table) + string(SET_NAME if kind == DELSET else CHAIN_NAME, name), what)
