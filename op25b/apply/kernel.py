@@ -61,6 +61,14 @@ class KernelApplier:
         return done.stdout
 
     def current(self, table: str) -> Ruleset | None:
+        """Read over netlink (apply/nlread.py); when the table holds anything that reader does not
+        decode (a rule added by hand), list it with nft, so drift shows exactly as nft prints it."""
+        from .nlread import Unreadable, read_table
+
+        try:
+            return read_table(self.reader, table)
+        except Unreadable as exc:
+            log.info("reading table inet %s with nft: %s", table, exc)
         if not self.inventory(table).table_exists:
             return None
         return parse_table(self._run(["list", "table", "inet", table]), table)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import chain, count, repeat
 from operator import add, itemgetter
 
+from ..addresses import cidr_blocks
 from ..intervals import Intervals
 from ..ruleset import Inventory, Ruleset, SetSpec
 from .nlattr import attr, be32, be64, nested, string
@@ -122,6 +123,13 @@ def element_bytes(family: str, intervals) -> Iterator[tuple[int, bytes]]:
     in Python."""
     width = 4 if family == "ipv4" else 16
     packed = Intervals.pack(family, intervals)
+    # Each CIDR block is its own kernel interval, exactly as `nft -f` loads our rendered text
+    # (render.nftables.element_text): [198.51.100.0, .191] is 0/25 plus 128/26, so nft lists what
+    # op25b render printed. Almost always every merged interval is one block already.
+    blocks = cidr_blocks(family, packed)
+    if len(blocks) != len(packed):
+        bits = 8 * width
+        packed = Intervals.pack(family, [(start, start + (1 << (bits - length)) - 1) for start, length in blocks])
     start_s, end_s = (_V4_START, _V4_END) if width == 4 else (_V6_START, _V6_END)
     a, b, record = start_s.size, end_s.size, 2 * width
     split = struct.Struct(f">{width}s{width}s")

@@ -39,7 +39,8 @@ pools:
   - name: cable
     kind: dynamic
     mode: monitor
-    prefixes: [198.51.100.128/26]
+    # adjacent: one merged range that is not a CIDR block, loaded as two blocks like nft -f does
+    prefixes: [198.51.100.128/26, 198.51.100.192/27, "2001:db8:2100::/40", "2001:db8:2200::/40"]
   - name: biz
     kind: static
     prefixes: [203.0.113.0/26, "2001:db8:3000::/48"]
@@ -131,7 +132,7 @@ def test_fresh_load_equals_nft(tmp_path, case):
 
 TRANSITIONS = {
     # from → to: every kind of difference the batch must handle on a loaded table
-    "contents only": ("lab reject", LAB.format(action="reject").replace("198.51.100.128/26", "198.51.100.192/27")),
+    "contents only": ("lab reject", LAB.format(action="reject").replace("198.51.100.128/26, ", "")),
     "action and pools change": ("lab reject", CONFIGS["golden merge_admin"]),
     "hook priority changes": ("golden drop_interfaces",
                               CONFIGS["golden drop_interfaces"].replace("chain_priority: 5", "chain_priority: 7")),

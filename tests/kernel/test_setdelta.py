@@ -100,6 +100,8 @@ CASES = {
     "remove one prefix": (FTTH, FTTH[1:], (), ()),
     "add an exemption": (FTTH, FTTH, (), ("198.51.100.70/32",)),
     "merge with a neighbour": (FTTH, FTTH + ["198.51.100.16/28"], (), ()),
+    "merge into a range that is no CIDR block": (FTTH, FTTH + ["198.51.100.16/28", "198.51.100.32/29"], (), ()),
+    "split such a range": (FTTH + ["198.51.100.16/28", "198.51.100.32/29"], FTTH + ["198.51.100.32/29"], (), ()),
     "split by removal": (FTTH + ["198.51.100.16/28"], FTTH, (), ()),
     "ipv6 add and remove": (FTTH, FTTH[:2] + ["2001:db8:1000::/41", "2001:db8:4000::/64"], (), ()),
     "top of the address space": (FTTH, FTTH + ["255.255.255.0/24", "ffff:ffff::/32"], (), ()),
