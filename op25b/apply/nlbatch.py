@@ -15,7 +15,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain, count, repeat
-from operator import add, itemgetter
+from operator import add, and_, itemgetter, or_, sub
 
 from ..addresses import cidr_blocks
 from ..intervals import Intervals
@@ -118,31 +118,35 @@ _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 def element_bytes(family: str, intervals) -> Iterator[tuple[int, bytes]]:
     """(interval count, encoded elements) chunks that each fit one message. An interval [a, b] is
     the element `a` plus the element `b + 1` flagged INTERVAL_END, the shape nft sends; no end
-    element when b is the top of the address space. Packed Intervals already hold the keys as
-    big-endian bytes, so every step below runs in C (map over struct.pack), none per element
-    in Python."""
+    element when b is the top of the address space. Every step runs in C (map over struct.pack
+    and int.from_bytes), none per element in Python.
+
+    Each CIDR block is its own kernel interval, exactly as `nft -f` loads our rendered text
+    (render.nftables.element_text): [198.51.100.0, .191] goes in as 0/25 plus 128/26, so nft
+    lists what `op25b render` printed. Merged ranges are nearly always one block already."""
     width = 4 if family == "ipv4" else 16
     packed = Intervals.pack(family, intervals)
-    # Each CIDR block is its own kernel interval, exactly as `nft -f` loads our rendered text
-    # (render.nftables.element_text): [198.51.100.0, .191] is 0/25 plus 128/26, so nft lists what
-    # op25b render printed. Almost always every merged interval is one block already.
-    blocks = cidr_blocks(family, packed)
-    if len(blocks) != len(packed):
-        bits = 8 * width
-        packed = Intervals.pack(family, [(start, start + (1 << (bits - length)) - 1) for start, length in blocks])
     start_s, end_s = (_V4_START, _V4_END) if width == 4 else (_V6_START, _V6_END)
-    a, b, record = start_s.size, end_s.size, 2 * width
+    a, b, record, bits = start_s.size, end_s.size, 2 * width, 8 * width
     split = struct.Struct(f">{width}s{width}s")
-    top = b"\xff" * width
+    top = (1 << bits) - 1
     per_chunk = _ELEMENTS_BUDGET // (a + b)
     for first in range(0, len(packed), per_chunk):
         pairs = list(split.iter_unpack(packed.data[first * record:(first + per_chunk) * record]))
-        starts, ends = list(map(_FIRST, pairs)), list(map(_SECOND, pairs))
-        last_alone = ends[-1] == top  # only the last interval of a sorted set can reach the top
+        starts = list(map(_FIRST, pairs))
+        start_ints = list(map(int.from_bytes, starts, repeat("big")))
+        end_ints = list(map(int.from_bytes, map(_SECOND, pairs), repeat("big")))
+        spans = list(map(sub, end_ints, start_ints))
+        # One CIDR block iff, with d = end - start, d + 1 is a power of two and start is aligned
+        # to it: ((d + 1) | start) & d == 0.
+        if any(map(and_, map(or_, map(add, spans, repeat(1)), start_ints), spans)):
+            blocks = cidr_blocks(family, zip(start_ints, end_ints))
+            yield from element_bytes(family, [(s, s + (1 << (bits - n)) - 1) for s, n in blocks])
+            continue
+        last_alone = end_ints[-1] == top  # only the last interval of a sorted set can reach the top
         if last_alone:
-            ends.pop()
-        after_ends = map(int.to_bytes, map(add, map(int.from_bytes, ends, repeat("big")), repeat(1)),
-                         repeat(width), repeat("big"))
+            end_ints.pop()
+        after_ends = map(int.to_bytes, map(add, end_ints, repeat(1)), repeat(width), repeat("big"))
         start_elements = map(start_s.pack, repeat(a), repeat(_LIST_ELEM_NESTED), repeat(a - 4), repeat(_KEY_NESTED),
                              repeat(width + 4), repeat(1), starts)
         end_elements = map(end_s.pack, repeat(b), repeat(_LIST_ELEM_NESTED), repeat(width + 8), repeat(_KEY_NESTED),
