@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlnodes
-from .addresses import Prefix, fast_prefix, merge, parse_prefix
+from .addresses import Prefix, fast_prefix, parse_prefix
 from .errors import ConfigError, ConfigErrors, Where
 from .sources.cache import SourceCache
 

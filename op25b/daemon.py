@@ -23,8 +23,8 @@ from .diff import diff
 from .errors import Op25bError
 from .metrics import DaemonMetrics, snapshot
 from .reconcile import Compiled, compile_file, plan
-from .sources.cache import SourceCache
 from .ruleset import Ruleset
+from .sources.cache import SourceCache
 
 log = logging.getLogger("op25b.daemon")
 MAX_LOGGED_CHANGES = 3

@@ -41,7 +41,7 @@ class Intervals(Sequence):
         to_bytes = int.to_bytes
         starts = map(to_bytes, map(itemgetter(0), items), repeat(width), repeat("big"))
         ends = map(to_bytes, map(itemgetter(1), items), repeat(width), repeat("big"))
-        return cls(width, b"".join(chain.from_iterable(zip(starts, ends))))
+        return cls(width, b"".join(chain.from_iterable(zip(starts, ends, strict=True))))
 
     def __len__(self) -> int:
         return len(self.data) // (2 * self.width)
@@ -67,7 +67,7 @@ class Intervals(Sequence):
         # Two C-level passes (starts, ends) zipped: no Python code runs per interval.
         starts = map(_from_bytes, map(_FIRST, _V6_STARTS.iter_unpack(self.data)), repeat("big"))
         ends = map(_from_bytes, map(_FIRST, _V6_ENDS.iter_unpack(self.data)), repeat("big"))
-        return zip(starts, ends)
+        return zip(starts, ends, strict=True)
 
     def __reversed__(self) -> Iterator[tuple[int, int]]:
         return reversed(list(self))

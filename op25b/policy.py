@@ -100,7 +100,7 @@ def compile_policy(config: Config, today: dt.date | None = None) -> Policy:
         exempt=exempt,
         exempt_sources=exempt_sources,
         exemptions=active,
-        dynamic=tuple(DynamicPool(pool.name, pool.mode, pool.intervals, dict(zip(("ipv4", "ipv6"), pool.counts)))
+        dynamic=tuple(DynamicPool(pool.name, pool.mode, pool.intervals, dict(zip(("ipv4", "ipv6"), pool.counts, strict=True)))
                       for pool in pool_algebra.dynamic_pools(config)),
         offenders_size=config.offenders.size if config.offenders.enabled else 0,
         offenders_timeout=config.offenders.timeout_seconds,

@@ -15,8 +15,8 @@ from .config import Config, load_config
 from .diff import diff
 from .policy import Policy, compile_policy
 from .render.nftables import build_ruleset
-from .sources.cache import SourceCache
 from .ruleset import Ruleset
+from .sources.cache import SourceCache
 
 
 @dataclass(frozen=True)

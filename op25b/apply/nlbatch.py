@@ -140,7 +140,7 @@ def element_bytes(family: str, intervals) -> Iterator[tuple[int, bytes]]:
         # One CIDR block iff, with d = end - start, d + 1 is a power of two and start is aligned
         # to it: ((d + 1) | start) & d == 0.
         if any(map(and_, map(or_, map(add, spans, repeat(1)), start_ints), spans)):
-            blocks = cidr_blocks(family, zip(start_ints, end_ints))
+            blocks = cidr_blocks(family, zip(start_ints, end_ints, strict=True))
             yield from element_bytes(family, [(s, s + (1 << (bits - n)) - 1) for s, n in blocks])
             continue
         last_alone = end_ints[-1] == top  # only the last interval of a sorted set can reach the top
@@ -152,7 +152,7 @@ def element_bytes(family: str, intervals) -> Iterator[tuple[int, bytes]]:
         end_elements = map(end_s.pack, repeat(b), repeat(_LIST_ELEM_NESTED), repeat(width + 8), repeat(_KEY_NESTED),
                            repeat(width + 4), repeat(1), after_ends, repeat(8), repeat(ELEM_FLAGS),
                            repeat(_INTERVAL_END_BE))
-        body = b"".join(chain.from_iterable(zip(start_elements, end_elements)))
+        body = b"".join(chain.from_iterable(zip(start_elements, end_elements, strict=False)))
         if last_alone:
             body += start_s.pack(a, _LIST_ELEM_NESTED, a - 4, _KEY_NESTED, width + 4, 1, starts[-1])
         yield len(pairs), body
@@ -180,17 +180,17 @@ def messages(desired: Ruleset, current: Inventory) -> list[Message]:
                     + nested(OBJ_DATA, be64(1, 0), be64(2, 0)), f"add counter {name}") for name in desired.counters]
     wanted_chains = {c.name for c in desired.chains}
     wanted_sets = {s.name: s for s in desired.sets}
-    for chain in desired.chains:
-        if chain.name in current.chains and current.chains[chain.name] != chain.hook:
-            out.append(_flush_chain(t, chain.name))
-            out.append(_delete(DELCHAIN, t, chain.name, f"delete chain {chain.name}"))
-    for chain in desired.chains:
-        attrs = _table(t) + string(CHAIN_NAME, chain.name)
-        if chain.hook:
-            hooknum, priority = _hook(chain.hook)
+    for spec in desired.chains:
+        if spec.name in current.chains and current.chains[spec.name] != spec.hook:
+            out.append(_flush_chain(t, spec.name))
+            out.append(_delete(DELCHAIN, t, spec.name, f"delete chain {spec.name}"))
+    for spec in desired.chains:
+        attrs = _table(t) + string(CHAIN_NAME, spec.name)
+        if spec.hook:
+            hooknum, priority = _hook(spec.hook)
             attrs += (nested(CHAIN_HOOK, be32(HOOK_HOOKNUM, hooknum), be32(HOOK_PRIORITY, priority & 0xFFFFFFFF))
                       + be32(CHAIN_POLICY, NF_ACCEPT) + string(CHAIN_TYPE, "filter"))
-        out.append(Message(NEWCHAIN, NLM_F_CREATE, attrs, f"add chain {chain.name}"))
+        out.append(Message(NEWCHAIN, NLM_F_CREATE, attrs, f"add chain {spec.name}"))
     # Flush every chain first: afterwards nothing references a set we may delete or redeclare.
     out += [_flush_chain(t, name) for name in sorted(set(current.chains) | wanted_chains)]
     out += [_delete(DELCHAIN, t, name, f"delete chain {name}") for name in sorted(set(current.chains) - wanted_chains)]
@@ -208,13 +208,13 @@ def messages(desired: Ruleset, current: Inventory) -> list[Message]:
             out.append(Message(DELSETELEM, 0, _table(t) + string(ELEM_LIST_SET, spec.name), f"flush set {spec.name}"))
             out += element_messages(NEWSETELEM, NLM_F_CREATE, t, spec.name, spec.family, spec.elements,
                                     set_ids[spec.name])
-    for chain in desired.chains:
-        for rule in chain.rules:
+    for spec in desired.chains:
+        for rule in spec.rules:
             encoded = encode_rule(rule, set_ids, lambda: next(ids))
             for anonymous in encoded.maps:
                 out += _map_messages(t, anonymous)
-            body = _table(t) + string(RULE_CHAIN, chain.name) + nested(RULE_EXPRESSIONS, *encoded.expressions)
-            out.append(Message(NEWRULE, NLM_F_CREATE | NLM_F_APPEND, body, f"add rule {chain.name} {rule}"))
+            body = _table(t) + string(RULE_CHAIN, spec.name) + nested(RULE_EXPRESSIONS, *encoded.expressions)
+            out.append(Message(NEWRULE, NLM_F_CREATE | NLM_F_APPEND, body, f"add rule {spec.name} {rule}"))
     return out
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .nlattr import be32, be32_signed, nested, string
 from .nlattr import attr as raw_attr
+from .nlattr import be32, be32_signed, nested, string
 
 # nf_tables.h enums used here.
 EXPR_NAME, EXPR_DATA, LIST_ELEM = 1, 2, 1

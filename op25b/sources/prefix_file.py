@@ -13,8 +13,8 @@ import socket
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import add, and_, not_
-from socket import inet_pton
 from pathlib import Path
+from socket import inet_pton
 
 from ..addresses import Family, Interval, fast_prefix, merge, parse_prefix
 from ..errors import ConfigError, ConfigErrors, Where
@@ -93,7 +93,7 @@ def _fast(text: str) -> FileIntervals | None:
         masks = list(map(_HOST_MASKS[family].__getitem__, numbers))
         if any(map(and_, starts, masks)):
             return None  # host bits set
-        out[family] = list(zip(starts, map(add, starts, masks)))
+        out[family] = list(zip(starts, map(add, starts, masks), strict=True))
     return out
 
 

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from op25b.config import load_config
 from op25b.addresses import merge
+from op25b.config import load_config
 from op25b.errors import ConfigError, ConfigErrors
 
 BASE = """\

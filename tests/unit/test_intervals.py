@@ -65,5 +65,5 @@ def test_first_overlap_matches_brute_force(seed):
     sets = [merge((s := rng.randrange(200), s + rng.randrange(6)) for _ in range(rng.randrange(8)))
             for _ in range(rng.randrange(1, 4))]
     union = sorted(i for one in sets for i in one)
-    expected = next(((b[0], min(a[1], b[1])) for a, b in zip(union, union[1:]) if b[0] <= a[1]), None)
+    expected = next(((b[0], min(a[1], b[1])) for a, b in zip(union, union[1:], strict=False) if b[0] <= a[1]), None)
     assert first_overlap([Intervals.pack(family, one) for one in sets]) == expected
