@@ -9,7 +9,6 @@ be identical: every rule form, set declaration, counter, hook and element bounda
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import uuid
@@ -23,6 +22,8 @@ from op25b.errors import KernelError
 from op25b.reconcile import compile_file
 from op25b.render.nftables import transaction
 from op25b.ruleset import ChainSpec, Ruleset
+
+from .netns import namespace
 
 pytestmark = pytest.mark.kernel
 
@@ -47,26 +48,6 @@ pools:
 exemptions:
   - {{prefix: 198.51.100.77, reason: own MTA}}
 """
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True)  # noqa: S603 -- fixed argv, names made here
-
-
-@contextlib.contextmanager
-def namespace():
-    from pyroute2 import netns
-
-    name = f"o25n-{uuid.uuid4().hex[:8]}"
-    _ip("netns", "add", name)
-    try:
-        netns.pushns(name)
-        try:
-            yield name
-        finally:
-            netns.popns()
-    finally:
-        _ip("netns", "del", name)
 
 
 def nft(*args: str, stdin: str | None = None) -> str:
@@ -150,11 +131,15 @@ def test_reapply_over_a_loaded_table_equals_nft(tmp_path, case):
     assert via_netlink(start, target) == via_nft(start, target)
 
 
+def with_rule(ruleset: Ruleset, chain: str, rule: str) -> Ruleset:
+    """`ruleset` with one more rule at the end of `chain`."""
+    chains = tuple(ChainSpec(c.name, c.rules + (rule,), c.hook) if c.name == chain else c for c in ruleset.chains)
+    return Ruleset(ruleset.table, ruleset.counters, ruleset.sets, chains)
+
+
 def test_a_refused_batch_changes_nothing(tmp_path):
     good = compiled(tmp_path, LAB.format(action="reject"))
-    chains = tuple(ChainSpec(c.name, c.rules + ("ip saddr @no_such_set return",), c.hook)
-                   if c.name == "smtp_v4" else c for c in good.chains)
-    broken = Ruleset(good.table, good.counters, good.sets, chains)
+    broken = with_rule(good, "smtp_v4", "ip saddr @no_such_set return")
     with namespace():
         applier = KernelApplier()
         try:
@@ -183,9 +168,7 @@ def test_check_is_a_dry_run(tmp_path):
 
 def test_a_rule_outside_the_encoder_goes_through_nft(tmp_path):
     good = compiled(tmp_path, LAB.format(action="reject"))
-    chains = tuple(ChainSpec(c.name, c.rules + ("ip saddr 192.0.2.1 return",), c.hook)
-                   if c.name == "smtp_v4" else c for c in good.chains)
-    odd = Ruleset(good.table, good.counters, good.sets, chains)
+    odd = with_rule(good, "smtp_v4", "ip saddr 192.0.2.1 return")
     with namespace():
         applier = KernelApplier()
         try:

@@ -7,7 +7,6 @@ text, so a stray boundary element would show even where the parse would merge it
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import uuid
 
@@ -21,6 +20,8 @@ from op25b.errors import KernelError
 from op25b.reconcile import compile_file
 from op25b.render.nftables import transaction
 from op25b.ruleset import Inventory
+
+from .netns import namespace
 
 pytestmark = pytest.mark.kernel
 
@@ -46,26 +47,6 @@ def ruleset(tmp_path, ftth, exemptions=()):
     path = tmp_path / f"{uuid.uuid4().hex}.yaml"
     path.write_text(text)
     return compile_file(str(path)).ruleset
-
-
-@contextlib.contextmanager
-def namespace():
-    from pyroute2 import netns
-
-    name = f"o25t-{uuid.uuid4().hex[:8]}"
-    _ip("netns", "add", name)
-    try:
-        netns.pushns(name)
-        try:
-            yield name
-        finally:
-            netns.popns()
-    finally:
-        _ip("netns", "del", name)
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True)  # noqa: S603 -- fixed argv, names made here
 
 
 def listing() -> str:
