@@ -76,9 +76,6 @@ class KernelApplier:
     def inventory(self, table: str) -> Inventory:
         return self.reader.inventory(table)
 
-    def script(self, ruleset: Ruleset) -> str:
-        return transaction(ruleset, self.inventory(ruleset.table))
-
     def check(self, ruleset: Ruleset) -> None:
         self.apply(ruleset, precheck=True, commit=False)
 
