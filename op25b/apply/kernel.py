@@ -30,25 +30,20 @@ class KernelApplier:
 
     @property
     def reader(self):
+        """Netlink reads (struct-decoded dumps); opened on first use, in the caller's namespace."""
         if self._reader is None:
             from .nfquery import QuerySocket
 
-            try:
-                self._reader = QuerySocket()
-            except OSError as exc:
-                raise KernelError(f"cannot open a netlink socket to nf_tables: {exc}") from None
+            self._reader = _open_netlink(QuerySocket)
         return self._reader
 
     @property
     def batches(self):
+        """The socket transactions are sent on; opened on first use."""
         if self._batches is None:
             from .nlsocket import BatchSocket
 
-            try:
-                self._batches = BatchSocket()
-            except OSError as exc:
-                raise KernelError(f"cannot open a netlink socket to nf_tables: {exc}; "
-                                  "hint: run as root or with CAP_NET_ADMIN") from None
+            self._batches = _open_netlink(BatchSocket)
         return self._batches
 
     def _run(self, args: list[str], stdin: str | None = None) -> str:
@@ -148,6 +143,14 @@ class KernelApplier:
         if self._batches is not None:
             self._batches.close()
             self._batches = None
+
+
+def _open_netlink(factory):
+    try:
+        return factory()
+    except OSError as exc:
+        raise KernelError(f"cannot open a netlink socket to nf_tables: {exc}; "
+                          "hint: run as root or with CAP_NET_ADMIN") from None
 
 
 def _explain_nft_error(stderr: str) -> str:

@@ -28,7 +28,7 @@ RULE_TABLE, RULE_CHAIN, RULE_EXPRESSIONS = 1, 2, 4
 ELEM_LIST_TABLE, ELEM_LIST_SET, ELEM_LIST_ELEMENTS = 1, 2, 3
 ELEM_KEY, ELEM_DATA, ELEM_FLAGS = 1, 2, 3
 INTERVAL_END = 1
-_SELECTOR = {(off, length): (proto, field) for (proto, field), (_, off, length) in r._ADDRESS.items()}
+_SELECTOR = {(off, length): (proto, field) for (proto, field), (_, off, length) in r.ADDRESS.items()}
 _FAMILY_OF = {value: family for family, value in r.NFPROTO.items()}
 _VERDICT_WORD = {r.NFT_RETURN: "return", r.NF_DROP: "drop", r.NF_ACCEPT: "accept"}
 
@@ -202,7 +202,7 @@ class _Decoder:
                 return _VERDICT_WORD[code]
         if name == "reject":
             kind, code = _be32(attrs[r.REJECT_TYPE]), attrs.get(r.REJECT_ICMP_CODE, b"\0")[0]
-            for text, (want_kind, want_code) in r._REJECTS.items():
+            for text, (want_kind, want_code) in r.REJECTS.items():
                 if kind == want_kind and (kind == 1 or code == want_code):
                     return text
         raise Unreadable(f"expression {name}")

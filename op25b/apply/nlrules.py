@@ -42,10 +42,10 @@ IFNAMSIZ = 16
 TYPE_NFPROTO, TYPE_INET_SERVICE = 2, 13
 
 # (protocol, field) → (nfproto, offset, length) in the network header
-_ADDRESS = {("ip", "saddr"): ("ipv4", 12, 4), ("ip", "daddr"): ("ipv4", 16, 4),
+ADDRESS = {("ip", "saddr"): ("ipv4", 12, 4), ("ip", "daddr"): ("ipv4", 16, 4),
             ("ip6", "saddr"): ("ipv6", 8, 16), ("ip6", "daddr"): ("ipv6", 24, 16)}
 _VERDICTS = {"return": NFT_RETURN, "drop": NF_DROP, "accept": NF_ACCEPT}
-_REJECTS = {"reject with tcp reset": (1, 0), "reject with icmpx admin-prohibited": (2, 3)}
+REJECTS = {"reject with tcp reset": (1, 0), "reject with icmpx admin-prohibited": (2, 3)}
 _NAME = r"[a-z][a-z0-9_-]{0,63}"
 
 
@@ -169,14 +169,14 @@ class _Rule:
         elif match := self.take(r"meta nfproto (ipv4|ipv6)"):
             self.need_nfproto(match[1])
         elif match := self.take(rf"(ip6?) (saddr|daddr) @({_NAME})"):
-            family, offset, length = _ADDRESS[(match[1], match[2])]
+            family, offset, length = ADDRESS[(match[1], match[2])]
             self.need_nfproto(family)
             ex += [_payload(NETWORK_HEADER, offset, length), self.lookup(match[3])]
         elif match := self.take(r"tcp dport (\d{1,5})"):
             self.need_tcp()
             ex += [_payload(TRANSPORT_HEADER, 2, 2), _cmp_eq(int(match[1]).to_bytes(2, "big"))]
         elif match := self.take(rf"update @({_NAME}) \{{ (ip6?) saddr \}}"):
-            _, offset, length = _ADDRESS[(match[2], "saddr")]
+            _, offset, length = ADDRESS[(match[2], "saddr")]
             attrs = [be32(DYNSET_SREG_KEY, REG_1), be32(DYNSET_OP, DYNSET_OP_UPDATE), string(DYNSET_SET_NAME, match[1])]
             if match[1] in self.set_ids:
                 attrs.append(be32(DYNSET_SET_ID, self.set_ids[match[1]]))
@@ -188,7 +188,7 @@ class _Rule:
         elif match := self.take(rf"(jump|goto) ({_NAME})"):
             ex.append(_immediate(NFT_JUMP if match[1] == "jump" else NFT_GOTO, match[2]))
         elif match := self.take(r"(reject with tcp reset|reject with icmpx admin-prohibited)"):
-            kind, code = _REJECTS[match[1]]
+            kind, code = REJECTS[match[1]]
             ex.append(_expr("reject", be32(REJECT_TYPE, kind), raw_attr(REJECT_ICMP_CODE, bytes([code]))))
         else:
             return False
